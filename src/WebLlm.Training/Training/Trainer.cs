@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using WebLlm.Training.Checkpoints;
+using WebLlm.Training.Model;
+using WebLlm.Training.Sampling;
+using WebLlm.Training.Tokenization;
+using static TorchSharp.torch;
+
+namespace WebLlm.Training.Training;
+
+/// <summary>Tokens to train and evaluate on, and the tokenizer that made them.</summary>
+public sealed record TrainingData(ushort[] Train, ushort[] Val, Tokenizer Tokenizer);
+
+/// <summary>
+/// Trains one model, one optimizer update at a time, like llm.c's train_gpt2 loop: callers (the CLI, the
+/// server's training service) decide when to stop, pause or checkpoint between steps. Everything a step
+/// depends on is (weights, moments, seed, step), so a run resumed from a checkpoint continues bit for bit.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Gpt model;
+    private readonly AdamW optimizer;
+    private readonly TrainingData data;
+    private readonly BatchSampler trainBatches;
+    private readonly BatchSampler valBatches;
+    private readonly LearningRateSchedule schedule;
+    private readonly Device device;
+    private readonly string runDirectory;
+    private int badStepsInARow;
+
+    public TrainOptions Options { get; }
+    public GptConfig ModelConfig => model.Config;
+    public Gpt Model => model;
+    public int BlockSize { get; }
+    /// <summary>Updates completed so far.</summary>
+    public long Step { get; private set; }
+    public bool Finished => Step >= Options.MaxSteps;
+    public double PeakFlops { get; }
+    public double? LastTrainLoss { get; private set; }
+    public double? LastValLoss { get; private set; }
+    public double? BestValLoss { get; private set; }
+    public long SkippedSteps { get; private set; }
+    public string CheckpointsDirectory => Path.Combine(runDirectory, "checkpoints");
+
+    private Trainer(Gpt model, TrainOptions options, TrainingData data, string runDirectory, Device device)
+    {
+        options.Validate(model.Config.BlockSize);
+        if (data.Tokenizer.VocabSize > model.Config.VocabSize)
+            throw new ArgumentException($"The tokenizer has {data.Tokenizer.VocabSize} tokens but the model's vocabulary is {model.Config.VocabSize}.");
+        this.model = model;
+        this.data = data;
+        this.runDirectory = runDirectory;
+        this.device = device;
+        Options = options;
+        BlockSize = options.BlockSize > 0 ? options.BlockSize : model.Config.BlockSize;
+        trainBatches = new BatchSampler(data.Train, options.BatchSize, BlockSize, (ulong)options.Seed);
+        // Validation batches use their own fixed seed so every evaluation sees the same windows.
+        valBatches = new BatchSampler(data.Val, options.BatchSize, BlockSize, (ulong)options.Seed ^ 0x5A5A5A5A5A5A5A5AUL);
+        double minLr = options.MinLearningRate > 0 ? options.MinLearningRate : options.LearningRate / 10;
+        schedule = new LearningRateSchedule(options.LearningRate, minLr, options.WarmupSteps,
+            options.DecaySteps > 0 ? options.DecaySteps : options.MaxSteps);
+        optimizer = new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)),
+            options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        PeakFlops = options.PeakFlops > 0 ? options.PeakFlops : MatmulCeiling.Measure(device, TimeSpan.FromSeconds(0.5));
+        model.train();
+    }
+
+    /// <summary>A new run: a freshly initialised model (seeded) writing its checkpoints under <paramref name="runDirectory"/>.</summary>
+    public static Trainer Create(GptConfig config, TrainOptions options, TrainingData data, string runDirectory)
+    {
+        options.Validate(config.BlockSize);
+        Devices.SetThreads(options.Threads);
+        var device = Devices.Resolve(options.Device);
+        manual_seed(options.Seed);
+        var model = new Gpt(config);
+        model.to(device);
+        return new Trainer(model, options, data, runDirectory, device);
+    }
+
+    /// <summary>
+    /// Continues a run from its newest complete checkpoint (or the given one). Options are those stored in
+    /// the checkpoint unless <paramref name="options"/> is given (e.g. to extend MaxSteps).
+    /// </summary>
+    public static Trainer Resume(string runDirectory, TrainingData data, TrainOptions? options = null, string? checkpointDir = null)
+    {
+        string checkpointsDir = Path.Combine(runDirectory, "checkpoints");
+        Checkpoint.CleanTemporary(checkpointsDir);
+        checkpointDir ??= Checkpoint.List(checkpointsDir).LastOrDefault()?.Directory
+            ?? throw new FileNotFoundException($"No complete checkpoint in {checkpointsDir} to resume from.");
+        var manifest = Checkpoint.ReadManifest(checkpointDir);
+        options ??= manifest.Training?.Deserialize<TrainOptions>(Checkpoint.Json)
+            ?? throw new InvalidDataException($"{checkpointDir} does not record its training options.");
+        Devices.SetThreads(options.Threads);
+        var device = Devices.Resolve(options.Device);
+        var (model, _) = Checkpoint.LoadModel(checkpointDir, device);
+        Trainer trainer;
+        try { trainer = new Trainer(model, options, data, runDirectory, device); }
+        catch { model.Dispose(); throw; }
+        var (moments, optimizerStep) = Checkpoint.LoadOptimizer(checkpointDir);
+        try { trainer.optimizer.Load(moments, optimizerStep); }
+        finally { foreach (var t in moments.Values) t.Dispose(); }
+        trainer.Step = manifest.Step;
+        trainer.LastTrainLoss = manifest.TrainLoss;
+        trainer.LastValLoss = manifest.ValLoss;
+        trainer.BestValLoss = manifest.ValLoss;
+        return trainer;
+    }
+
+    /// <summary>One optimizer update over GradAccumSteps micro-batches.</summary>
+    public StepResult TrainStep()
+    {
+        if (Finished) throw new InvalidOperationException($"The run has finished its {Options.MaxSteps} steps.");
+        var sw = Stopwatch.StartNew();
+        long step = Step; // 0-based index of this update
+        double lr = schedule.At(step);
+        // Dropout masks are a function of (seed, step), like the data, so resumed runs draw the same ones.
+        if (model.Config.Dropout > 0) manual_seed(Options.Seed + step);
+        optimizer.ZeroGrad();
+        double lossSum = 0;
+        for (int micro = 0; micro < Options.GradAccumSteps; micro++)
+        {
+            using var scope = NewDisposeScope();
+            var (x, y) = trainBatches.Get(step, micro, device);
+            var loss = model.Loss(x, y);
+            lossSum += loss.item<float>();
+            (loss / Options.GradAccumSteps).backward();
+        }
+        double lossMean = lossSum / Options.GradAccumSteps;
+        double norm = nn.utils.clip_grad_norm_(model.parameters(), Options.GradClip > 0 ? Options.GradClip : double.MaxValue);
+        bool skipped = !double.IsFinite(lossMean) || !double.IsFinite(norm);
+        if (skipped)
+        {
+            SkippedSteps++;
+            if (++badStepsInARow >= Options.MaxBadSteps) throw new TrainingDivergedException(step + 1, badStepsInARow);
+        }
+        else
+        {
+            badStepsInARow = 0;
+            optimizer.Step(lr);
+            LastTrainLoss = lossMean;
+        }
+        MatmulCeiling.Synchronize(device);
+        Step++;
+        double ms = sw.Elapsed.TotalMilliseconds;
+        long tokens = (long)Options.BatchSize * BlockSize * Options.GradAccumSteps;
+        double tokensPerSecond = tokens / (ms / 1000);
+        double mfu = model.Config.TrainingFlopsPerToken(BlockSize) * tokensPerSecond / PeakFlops;
+        return new StepResult(Step, lossMean, lr, norm, tokens, ms, tokensPerSecond, mfu, skipped);
+    }
+
+    /// <summary>Mean loss over EvalBatches fixed validation batches (llm.c's val loss).</summary>
+    public EvalResult Evaluate()
+    {
+        var sw = Stopwatch.StartNew();
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            double sum = 0;
+            for (int i = 0; i < Options.EvalBatches; i++)
+            {
+                using var scope = NewDisposeScope();
+                var (x, y) = valBatches.Get(0, i, device);
+                sum += model.Loss(x, y).item<float>();
+            }
+            double val = sum / Options.EvalBatches;
+            LastValLoss = val;
+            if (double.IsFinite(val) && (BestValLoss is null || val < BestValLoss)) BestValLoss = val;
+            return new EvalResult(Step, val, sw.Elapsed.TotalMilliseconds);
+        }
+        finally
+        {
+            model.train();
+        }
+    }
+
+    /// <summary>A completion of every sample prompt with the same seed at every step, so steps can be compared.</summary>
+    public IReadOnlyList<SampleResult> Sample()
+    {
+        var sampler = new Sampler(model, data.Tokenizer);
+        var options = new SamplingOptions
+        {
+            MaxNewTokens = Options.SampleTokens,
+            Temperature = Options.SampleTemperature,
+            TopK = Options.SampleTopK,
+            Seed = (ulong)Options.Seed,
+        };
+        return Options.SamplePrompts.Select(p => new SampleResult(Step, p, sampler.Complete(p, options))).ToList();
+    }
+
+    public CheckpointInfo SaveCheckpoint()
+    {
+        var manifest = new CheckpointManifest
+        {
+            Step = Step,
+            Model = model.Config,
+            Tokenizer = data.Tokenizer.Spec,
+            Training = JsonSerializer.SerializeToNode(Options, Checkpoint.Json)?.AsObject(),
+            TrainLoss = LastTrainLoss,
+            ValLoss = LastValLoss,
+        };
+        return Checkpoint.Save(CheckpointsDirectory, model, manifest, optimizer.State, optimizer.StepCount);
+    }
+
+    public bool EvalDue => Due(Options.EvalEvery);
+    public bool SampleDue => Due(Options.SampleEvery);
+    public bool CheckpointDue => Due(Options.CheckpointEvery);
+
+    /// <summary>Every N steps and at the last step (when the cadence is on).</summary>
+    private bool Due(int every) => every > 0 && Step > 0 && (Step % every == 0 || Finished);
+
+    /// <summary>
+    /// Trains to MaxSteps with evals, samples and checkpoints at their cadences. Cancellation is honoured
+    /// between steps. A checkpoint of the last step is always written before returning, so stopping or
+    /// finishing never loses work.
+    /// </summary>
+    public void Run(TrainingCallbacks callbacks, CancellationToken cancellationToken = default)
+    {
+        long checkpointed = -1;
+        while (!Finished && !cancellationToken.IsCancellationRequested)
+        {
+            callbacks.OnStep?.Invoke(TrainStep());
+            if (EvalDue) callbacks.OnEval?.Invoke(Evaluate());
+            if (SampleDue) foreach (var s in Sample()) callbacks.OnSample?.Invoke(s);
+            if (CheckpointDue)
+            {
+                callbacks.OnCheckpoint?.Invoke(SaveCheckpoint());
+                checkpointed = Step;
+            }
+        }
+        if (Step > 0 && checkpointed != Step && !Checkpoint.List(CheckpointsDirectory).Any(c => c.Step == Step))
+            callbacks.OnCheckpoint?.Invoke(SaveCheckpoint());
+    }
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        model.Dispose();
+    }
+}
