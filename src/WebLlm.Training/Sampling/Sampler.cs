@@ -102,6 +102,8 @@ public sealed class Sampler
         using var scope = NewDisposeScope();
         var idx = tensor(pending.Select(i => (long)i).ToArray(), [1, pending.Length]).to(device); // [1, T]
         var logits = model.forward(idx, cache, lastOnly: true)[0, -1].to(ScalarType.Float32).cpu(); // [vocab]
+        // A model's vocabulary may be padded past the tokenizer's (llm.c pads GPT-2's to 50304): never pick those ids.
+        if (logits.shape[0] > tokenizer.VocabSize) logits = logits.narrow(0, 0, tokenizer.VocabSize);
         var logProbs = logits.log_softmax(0);
         if (options.Temperature == 0)
         {

@@ -53,6 +53,7 @@ public sealed class AdamW : IDisposable
 
     public void ZeroGrad()
     {
+        using var scope = NewDisposeScope(); // each p.grad is a new handle
         foreach (var (_, p, _, _, _) in groups)
             p.grad?.zero_();
     }

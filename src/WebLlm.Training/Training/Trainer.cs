@@ -73,8 +73,7 @@ public sealed class Trainer : IDisposable
         options.Validate(config.BlockSize);
         Devices.SetThreads(options.Threads);
         var device = Devices.Resolve(options.Device);
-        manual_seed(options.Seed);
-        var model = new Gpt(config);
+        var model = new Gpt(config, options.Seed);
         model.to(device);
         return new Trainer(model, options, data, runDirectory, device);
     }
@@ -113,15 +112,16 @@ public sealed class Trainer : IDisposable
     {
         if (Finished) throw new InvalidOperationException($"The run has finished its {Options.MaxSteps} steps.");
         var sw = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
         long step = Step; // 0-based index of this update
         double lr = schedule.At(step);
         // Dropout masks are a function of (seed, step), like the data, so resumed runs draw the same ones.
-        if (model.Config.Dropout > 0) manual_seed(Options.Seed + step);
+        if (model.Config.Dropout > 0) model.SeedDropout(Options.Seed + step);
         optimizer.ZeroGrad();
         double lossSum = 0;
         for (int micro = 0; micro < Options.GradAccumSteps; micro++)
         {
-            using var scope = NewDisposeScope();
+            using var microScope = NewDisposeScope();
             var (x, y) = trainBatches.Get(step, micro, device);
             var loss = model.Loss(x, y);
             lossSum += loss.item<float>();
@@ -219,19 +219,32 @@ public sealed class Trainer : IDisposable
     public void Run(TrainingCallbacks callbacks, CancellationToken cancellationToken = default)
     {
         long checkpointed = -1;
+        // Results are computed before the callbacks are looked at: `callback?.Invoke(Work())` would skip the work.
         while (!Finished && !cancellationToken.IsCancellationRequested)
         {
-            callbacks.OnStep?.Invoke(TrainStep());
-            if (EvalDue) callbacks.OnEval?.Invoke(Evaluate());
-            if (SampleDue) foreach (var s in Sample()) callbacks.OnSample?.Invoke(s);
+            var step = TrainStep();
+            callbacks.OnStep?.Invoke(step);
+            if (EvalDue)
+            {
+                var eval = Evaluate();
+                callbacks.OnEval?.Invoke(eval);
+            }
+            if (SampleDue)
+            {
+                foreach (var s in Sample()) callbacks.OnSample?.Invoke(s);
+            }
             if (CheckpointDue)
             {
-                callbacks.OnCheckpoint?.Invoke(SaveCheckpoint());
+                var saved = SaveCheckpoint();
                 checkpointed = Step;
+                callbacks.OnCheckpoint?.Invoke(saved);
             }
         }
         if (Step > 0 && checkpointed != Step && !Checkpoint.List(CheckpointsDirectory).Any(c => c.Step == Step))
-            callbacks.OnCheckpoint?.Invoke(SaveCheckpoint());
+        {
+            var saved = SaveCheckpoint();
+            callbacks.OnCheckpoint?.Invoke(saved);
+        }
     }
 
     public void Dispose()
