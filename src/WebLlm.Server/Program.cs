@@ -13,6 +13,7 @@ app.UseBlazorFrameworkFiles();
 app.UseStaticFiles();
 
 app.MapInfo();
+app.MapApiNotFound();
 app.MapFallbackToFile("index.html");
 
 app.Run();
