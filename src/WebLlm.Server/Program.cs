@@ -2,6 +2,12 @@ using WebLlm.Server;
 
 var builder = WebApplication.CreateBuilder(args);
 
+// The Client's files (wwwroot, _framework, _content/MudBlazor) stay in its own folders after a build;
+// the build's static web assets manifest points at them. ASP.NET Core reads that manifest only in
+// Development, so `dotnet run` (Production) would serve no UI. Reading it in every environment fixes
+// that; a published app has no manifest (the files are copied to wwwroot), so there it does nothing.
+builder.WebHost.UseStaticWebAssets();
+
 builder.Services.AddProblemDetails();
 builder.AddWebLlmOptions();
 
@@ -13,6 +19,7 @@ app.UseBlazorFrameworkFiles();
 app.UseStaticFiles();
 
 app.MapInfo();
+app.MapApiNotFound();
 app.MapFallbackToFile("index.html");
 
 app.Run();

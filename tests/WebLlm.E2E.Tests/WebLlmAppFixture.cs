@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace WebLlm.E2E.Tests;
+
+/// <summary>
+/// One real server (WebLlm.Server.dll on Kestrel, in its own process, exactly as <c>dotnet run</c> starts it)
+/// and one headless Chromium, shared by every test in <see cref="BrowserCollection"/>. Each test opens
+/// its own browser context with <see cref="NewPageAsync"/>, so tests stay isolated but cheap.
+/// </summary>
+public sealed partial class WebLlmAppFixture : IAsyncLifetime
+{
+    /// <summary>Debian's chromium package; Playwright cannot download its own browsers on these machines.</summary>
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly StringBuilder _serverOutput = new();
+    private Process? _server;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+
+    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("webllm-e2e-").FullName;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>What the server wrote to stdout and stderr so far; failing tests print it.</summary>
+    public string ServerOutput
+    {
+        get { lock (_serverOutput) { return _serverOutput.ToString(); } }
+    }
+
+    public async Task InitializeAsync()
+    {
+        // Fail, not skip: a missing browser must not turn the UI tests green.
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new InvalidOperationException(
+                $"{ChromiumPath} not found. The browser tests drive Debian's Chromium: run `apt-get install -y chromium` (.ci/run does).");
+        }
+
+        BaseAddress = await StartServerAsync();
+        await WaitForHealthAsync();
+
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            // No sandbox: CI runs as root in a container. The rest keeps Chromium off the network and the GPU.
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+    }
+
+    /// <summary>A fresh context (cookies, storage) and page; dispose the context when done.</summary>
+    public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync()
+    {
+        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseAddress.ToString() });
+        return (context, await context.NewPageAsync());
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null)
+        {
+            await _browser.DisposeAsync();
+        }
+        _playwright?.Dispose();
+        if (_server is { HasExited: false })
+        {
+            _server.Kill(entireProcessTree: true);
+            await _server.WaitForExitAsync();
+        }
+        _server?.Dispose();
+        Directory.Delete(DataDirectory, recursive: true);
+    }
+
+    private async Task<Uri> StartServerAsync()
+    {
+        // The project reference copies WebLlm.Server.dll, its runtimeconfig, appsettings.json and the static web
+        // assets manifest (which points at the Client's build output) next to this assembly.
+        var serverDll = Path.Combine(AppContext.BaseDirectory, "WebLlm.Server.dll");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // Port 0: Kestrel picks a free port and logs it, so parallel runs never collide.
+        foreach (var arg in new[] { serverDll, "--urls", "http://127.0.0.1:0", $"--WebLlm:DataDirectory={DataDirectory}" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _server = new Process { StartInfo = start, EnableRaisingEvents = true };
+        _server.OutputDataReceived += (_, e) => OnServerLine(e.Data, listening);
+        _server.ErrorDataReceived += (_, e) => OnServerLine(e.Data, listening);
+        _server.Exited += (_, _) => listening.TrySetException(
+            new InvalidOperationException($"WebLlm.Server exited before listening. Output:\n{ServerOutput}"));
+        _server.Start();
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
+
+        try
+        {
+            return await listening.Task.WaitAsync(StartupTimeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"WebLlm.Server did not report its address within {StartupTimeout}. Output:\n{ServerOutput}");
+        }
+    }
+
+    private void OnServerLine(string? line, TaskCompletionSource<Uri> listening)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_serverOutput)
+        {
+            _serverOutput.AppendLine(line);
+        }
+        if (ListeningLine().Match(line) is { Success: true } match)
+        {
+            listening.TrySetResult(new Uri(match.Groups["url"].Value));
+        }
+    }
+
+    private async Task WaitForHealthAsync()
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress };
+        var deadline = DateTime.UtcNow + StartupTimeout;
+        while (true)
+        {
+            try
+            {
+                if ((await http.GetAsync("/health")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+            }
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"{BaseAddress}health did not answer 200 within {StartupTimeout}. Output:\n{ServerOutput}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
+    private static partial Regex ListeningLine();
+}
+
+[CollectionDefinition(Name)]
+public sealed class BrowserCollection : ICollectionFixture<WebLlmAppFixture>
+{
+    public const string Name = "Browser";
+}
