@@ -34,10 +34,19 @@ public sealed class CharTokenizer : Tokenizer
     }
 
     /// <summary>The vocabulary is the sorted distinct chars of <paramref name="text"/>.</summary>
-    public static CharTokenizer FromCorpus(string text)
+    public static CharTokenizer FromCorpus(string text) => FromCorpus([text]);
+
+    /// <summary>The vocabulary is the sorted distinct chars of all <paramref name="texts"/>.</summary>
+    public static CharTokenizer FromCorpus(IEnumerable<string> texts)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var chars = text.ToHashSet().ToArray();
+        ArgumentNullException.ThrowIfNull(texts);
+        var distinct = new HashSet<char>();
+        foreach (var text in texts)
+        {
+            distinct.UnionWith(text);
+        }
+
+        var chars = distinct.ToArray();
         Array.Sort(chars);
         return new CharTokenizer(new string(chars));
     }
