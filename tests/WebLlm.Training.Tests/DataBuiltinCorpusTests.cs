@@ -70,7 +70,8 @@ public sealed class DataBuiltinCorpusTests
             }
         }
 
-        Assert.InRange(chars, 5_000_000, 30_000_000);
+        // About 5.1 M chars (1.4 M GPT-2 tokens) in the 10.0 SDK; other versions differ a little.
+        Assert.InRange(chars, 3_000_000, 30_000_000);
         Assert.True(count > 30_000, $"{count} documents");
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
     }

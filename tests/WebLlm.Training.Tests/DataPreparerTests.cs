@@ -15,8 +15,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     public void Char_dataset_from_a_text_file()
     {
         var text = string.Concat(Enumerable.Repeat("To be, or not to be: that is the question.\n", 10));
-        var input = _dir.File("input.txt");
-        File.WriteAllText(input, text);
+        var input = _dir.WriteText("input.txt", text);
         var output = _dir.File("data");
 
         var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
@@ -30,7 +29,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(input))), meta.SourceSha256);
 
         var dataset = Dataset.Load(output);
-        Assert.Equal(text, dataset.Tokenizer.Decode(dataset.Train.Concat(dataset.Val).Select(t => (int)t).ToArray()));
+        Assert.Equal(text, dataset.Tokenizer.Decode(AllTokens(dataset)));
         Assert.Equal(["meta.json", "train.bin", "val.bin"], Directory.GetFiles(output).Select(Path.GetFileName).Order());
         Assert.Equal([Path.GetFileName(output), "input.txt"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order());
     }
@@ -38,8 +37,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [Fact]
     public void Meta_json_is_camel_case_and_round_trips()
     {
-        var input = _dir.File("input.txt");
-        File.WriteAllText(input, "abcabc");
+        var input = _dir.WriteText("input.txt", "abcabc");
         var output = _dir.File("data");
         var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
 
@@ -58,18 +56,17 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [Fact]
     public void Gpt2_dataset_from_a_folder_puts_endoftext_before_each_document_in_path_order()
     {
-        Directory.CreateDirectory(_dir.File("in/sub"));
-        File.WriteAllText(_dir.File("in/b.txt"), "Hello, world!");
-        File.WriteAllText(_dir.File("in/sub/c.txt"), " the");
-        File.WriteAllText(_dir.File("in/a.txt"), "Hello");
-        File.WriteAllText(_dir.File("in/ignored.md"), "not text");
+        _dir.WriteText("in/b.txt", "Hello, world!");
+        _dir.WriteText("in/sub/c.txt", " the");
+        _dir.WriteText("in/a.txt", "Hello");
+        _dir.WriteText("in/ignored.md", "not text");
         var output = _dir.File("data");
 
         var meta = DataPreparer.Prepare(new DataPrepRequest(_dir.File("in"), output, "gpt2") { Gpt2Vocab = gpt2.Vocab });
 
         var dataset = Dataset.Load(output, gpt2.Vocab);
         int[] expected = [50256, 15496, 50256, 15496, 11, 995, 0, 50256, 262];
-        Assert.Equal(expected, dataset.Train.Concat(dataset.Val).Select(t => (int)t));
+        Assert.Equal(expected, AllTokens(dataset));
         Assert.Equal(3, meta.Documents);
         Assert.Equal(8, meta.TrainTokens);
         Assert.Equal(1, meta.ValTokens);
@@ -81,12 +78,11 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [Fact]
     public void Char_documents_from_a_folder_are_joined_by_newlines()
     {
-        Directory.CreateDirectory(_dir.File("in"));
-        File.WriteAllText(_dir.File("in/1.txt"), "ab");
-        File.WriteAllText(_dir.File("in/2.txt"), "cd\n");
-        File.WriteAllText(_dir.File("in/3.txt"), "ef");
+        _dir.WriteText("in/1.txt", "ab");
+        _dir.WriteText("in/2.txt", "cd\n");
+        _dir.WriteText("in/3.txt", "ef");
         var dataset = Prepare(_dir.File("in"), "char");
-        Assert.Equal("ab\ncd\nef", dataset.Tokenizer.Decode(dataset.Train.Concat(dataset.Val).Select(t => (int)t).ToArray()));
+        Assert.Equal("ab\ncd\nef", dataset.Tokenizer.Decode(AllTokens(dataset)));
     }
 
     [Theory]
@@ -95,8 +91,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [InlineData(new byte[] { 0x61, 0x62, 0x63, 0xE6, 0x97 }, 3)]
     public void Invalid_utf8_names_the_file_and_the_byte_offset(byte[] content, long offset)
     {
-        Directory.CreateDirectory(_dir.File("in"));
-        File.WriteAllText(_dir.File("in/good.txt"), "fine");
+        _dir.WriteText("in/good.txt", "fine");
         var bad = _dir.File("in/bad.txt");
         File.WriteAllBytes(bad, content);
 
@@ -111,8 +106,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [Fact]
     public void Reports_progress_and_honours_cancellation()
     {
-        var input = _dir.File("input.txt");
-        File.WriteAllText(input, "some text to read");
+        var input = _dir.WriteText("input.txt", "some text to read");
         var reports = new List<DataPrepProgress>();
         DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("data"), "char"), new SynchronousProgress(reports.Add));
         Assert.Contains(new DataPrepProgress(DataPrepPhase.Reading, 17, 17), reports);
@@ -128,8 +122,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [Fact]
     public void Refuses_to_replace_a_dataset_unless_asked()
     {
-        var input = _dir.File("input.txt");
-        File.WriteAllText(input, "abcdef");
+        var input = _dir.WriteText("input.txt", "abcdef");
         var output = _dir.File("data");
         DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
         Assert.Throws<IOException>(() => DataPreparer.Prepare(new DataPrepRequest(input, output, "char")));
@@ -143,8 +136,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     [Fact]
     public void Incomplete_folder_is_not_a_dataset()
     {
-        var input = _dir.File("input.txt");
-        File.WriteAllText(input, "abcdef");
+        var input = _dir.WriteText("input.txt", "abcdef");
         var output = _dir.File("data");
         DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
         File.Delete(Path.Combine(output, "val.bin"));
@@ -167,8 +159,10 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
         Assert.Equal(300, meta.Documents);
         Assert.Equal("builtin", meta.Source);
         var dataset = Dataset.Load(_dir.File("data"), gpt2.Vocab);
-        Assert.Equal(300, dataset.Train.Concat(dataset.Val).Count(t => t == 50256));
+        Assert.Equal(300, AllTokens(dataset).Count(t => t == 50256));
     }
+
+    private static int[] AllTokens(Dataset dataset) => [.. dataset.Train.Concat(dataset.Val).Select(t => (int)t)];
 
     private Dataset Prepare(string source, string tokenizer)
     {
