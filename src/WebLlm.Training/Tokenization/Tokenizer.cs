@@ -1,28 +1,34 @@
-// TEMPORARY stand-in until the tokenization branch lands; replaced by it on merge.
 namespace WebLlm.Training.Tokenization;
 
-public sealed record TokenizerSpec(string Kind, string? Vocabulary);
-
+/// <summary>Maps text to token ids and back. Implementations are immutable and thread-safe.</summary>
 public abstract class Tokenizer
 {
     public abstract string Kind { get; }
-    public abstract int VocabSize { get; }
-    public abstract int? EndOfText { get; }
-    public abstract int[] Encode(string text);
-    public abstract string Decode(ReadOnlySpan<int> ids);
-    public abstract TokenizerSpec Spec { get; }
-}
 
-public sealed class CharTokenizer : Tokenizer
-{
-    private readonly string vocab;
-    private readonly Dictionary<char, int> ids;
-    public CharTokenizer(string vocabulary) { vocab = vocabulary; ids = vocab.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i); }
-    public static CharTokenizer FromCorpus(string text) => new(new string(text.Distinct().Order().ToArray()));
-    public override string Kind => "char";
-    public override int VocabSize => vocab.Length;
-    public override int? EndOfText => null;
-    public override TokenizerSpec Spec => new("char", vocab);
-    public override int[] Encode(string text) => text.Select(c => ids[c]).ToArray();
-    public override string Decode(ReadOnlySpan<int> tokens) { var sb = new System.Text.StringBuilder(); foreach (var t in tokens) sb.Append(vocab[t]); return sb.ToString(); }
+    public abstract int VocabSize { get; }
+
+    /// <summary>The document separator id (50256 for GPT-2); null when the tokenizer has none.</summary>
+    public abstract int? EndOfText { get; }
+
+    public abstract TokenizerSpec Spec { get; }
+
+    public abstract int[] Encode(string text);
+
+    public abstract string Decode(ReadOnlySpan<int> ids);
+
+    /// <summary>Rebuilds the tokenizer a dataset or checkpoint was made with.</summary>
+    /// <param name="gpt2Vocab">Required when <paramref name="spec"/> is gpt2.</param>
+    public static Tokenizer Create(TokenizerSpec spec, Gpt2Vocab? gpt2Vocab = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Kind switch
+        {
+            TokenizerSpec.CharKind => new CharTokenizer(spec.Vocabulary
+                ?? throw new ArgumentException("A char tokenizer spec needs its vocabulary.", nameof(spec))),
+            TokenizerSpec.Gpt2Kind => new Gpt2Tokenizer(gpt2Vocab
+                ?? throw new ArgumentException("A gpt2 tokenizer needs the GPT-2 vocabulary files (Gpt2Vocab).", nameof(gpt2Vocab))),
+            _ => throw new ArgumentException(
+                $"Unknown tokenizer kind '{spec.Kind}'; expected '{TokenizerSpec.CharKind}' or '{TokenizerSpec.Gpt2Kind}'.", nameof(spec)),
+        };
+    }
 }

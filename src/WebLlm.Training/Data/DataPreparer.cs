@@ -1,0 +1,192 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using WebLlm.Training.Tokenization;
+
+namespace WebLlm.Training.Data;
+
+/// <summary>
+/// Turns text into a dataset folder (train.bin, val.bin, meta.json), as nanoGPT's prepare.py and llm.c's
+/// data scripts do: documents are read in a fixed order, encoded, concatenated and split into train = the
+/// first (1 - ValFraction) of the tokens and val = the rest (at least one token each).
+/// </summary>
+/// <remarks>
+/// gpt2 puts &lt;|endoftext|&gt; (50256) before every document, like llm.c. char has no such token, so
+/// documents are joined with a newline where one does not already end them.
+/// The folder is assembled under a temporary name and renamed into place, so a folder with that name is
+/// always complete. The work is synchronous and CPU-bound; callers that must not block use Task.Run.
+/// </remarks>
+public static class DataPreparer
+{
+    public const string BuiltinSource = "builtin";
+
+    public static DatasetMeta Prepare(DataPrepRequest request, IProgress<DataPrepProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.ValFraction is <= 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.ValFraction, "ValFraction must be between 0 and 1 (exclusive).");
+        }
+
+        var output = Path.GetFullPath(request.OutputDirectory);
+        ThrowIfOccupied(output, request.Overwrite);
+
+        var (documents, sourceSha256) = ReadDocuments(request, progress, cancellationToken);
+        if (documents.Count == 0)
+        {
+            throw new InvalidDataException($"{request.Source} contains no text.");
+        }
+
+        var tokenizer = CreateTokenizer(request, documents);
+        var tokens = Tokenize(documents, tokenizer, progress, cancellationToken);
+        if (tokens.Count < 2)
+        {
+            throw new InvalidDataException($"{request.Source} gives {tokens.Count} token(s); a dataset needs at least 2 (one for train, one for val).");
+        }
+
+        var trainCount = (int)Math.Clamp(Math.Floor(tokens.Count * (1 - request.ValFraction)), 1, tokens.Count - 1);
+        var meta = new DatasetMeta(tokenizer.Spec, tokenizer.VocabSize, trainCount, tokens.Count - trainCount, documents.Count,
+            request.Source == BuiltinSource ? BuiltinSource : Path.GetFullPath(request.Source), sourceSha256, DateTimeOffset.UtcNow);
+        Write(output, request.Overwrite, meta, CollectionsMarshal.AsSpan(tokens), progress, cancellationToken);
+        return meta;
+    }
+
+    private static void ThrowIfOccupied(string output, bool overwrite)
+    {
+        if (!overwrite && Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
+        {
+            throw new IOException($"{output} already exists and is not empty; choose another folder or overwrite it.");
+        }
+    }
+
+    private static (List<CorpusDocument> Documents, string Sha256) ReadDocuments(
+        DataPrepRequest request, IProgress<DataPrepProgress>? progress, CancellationToken cancellationToken)
+    {
+        var builtin = request.Source == BuiltinSource;
+        var files = builtin ? BuiltinCorpus.Locate().Files : TextFiles(request.Source);
+        var limit = request.MaxDocuments ?? int.MaxValue;
+        var totalBytes = files.Sum(f => new FileInfo(f).Length);
+        var doneBytes = 0L;
+        var documents = new List<CorpusDocument>();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in files)
+        {
+            if (documents.Count >= limit)
+            {
+                break;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var bytes = File.ReadAllBytes(file);
+            hash.AppendData(bytes);
+            if (builtin)
+            {
+                using var xml = new MemoryStream(bytes, writable: false);
+                documents.AddRange(BuiltinCorpus.ReadDocuments(xml).Take(limit - documents.Count));
+            }
+            else
+            {
+                documents.Add(new CorpusDocument(file, StrictUtf8.Decode(bytes, file)));
+            }
+
+            doneBytes += bytes.Length;
+            progress?.Report(new DataPrepProgress(DataPrepPhase.Reading, doneBytes, totalBytes));
+        }
+
+        return (documents, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    /// <summary>A file as given, or a folder's .txt files in ordinal path order, so the same folder always gives the same tokens.</summary>
+    private static string[] TextFiles(string source)
+    {
+        if (File.Exists(source))
+        {
+            return [Path.GetFullPath(source)];
+        }
+
+        if (Directory.Exists(source))
+        {
+            var files = Directory.GetFiles(Path.GetFullPath(source), "*.txt", SearchOption.AllDirectories);
+            Array.Sort(files, StringComparer.Ordinal);
+            return files;
+        }
+
+        throw new FileNotFoundException(
+            $"The data source {source} is neither a text file, a folder of .txt files, nor '{BuiltinSource}'.", source);
+    }
+
+    private static Tokenizer CreateTokenizer(DataPrepRequest request, List<CorpusDocument> documents) => request.Tokenizer switch
+    {
+        TokenizerSpec.CharKind => CharTokenizer.FromCorpus(documents.Select((d, i) => CharText(documents, i))),
+        TokenizerSpec.Gpt2Kind => new Gpt2Tokenizer(request.Gpt2Vocab
+            ?? throw new ArgumentException("The gpt2 tokenizer needs the GPT-2 vocabulary (DataPrepRequest.Gpt2Vocab).", nameof(request))),
+        _ => throw new ArgumentException(
+            $"Unknown tokenizer '{request.Tokenizer}'; expected '{TokenizerSpec.CharKind}' or '{TokenizerSpec.Gpt2Kind}'.", nameof(request)),
+    };
+
+    private static string CharText(List<CorpusDocument> documents, int index)
+    {
+        var text = documents[index].Text;
+        return index < documents.Count - 1 && !text.EndsWith('\n') ? text + "\n" : text;
+    }
+
+    private static List<int> Tokenize(List<CorpusDocument> documents, Tokenizer tokenizer, IProgress<DataPrepProgress>? progress, CancellationToken cancellationToken)
+    {
+        var tokens = new List<int>();
+        var reportEvery = Math.Max(1, documents.Count / 200);
+        for (var i = 0; i < documents.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (tokenizer.EndOfText is { } endOfText)
+            {
+                tokens.Add(endOfText);
+                tokens.AddRange(tokenizer.Encode(documents[i].Text));
+            }
+            else
+            {
+                tokens.AddRange(tokenizer.Encode(CharText(documents, i)));
+            }
+
+            if ((i + 1) % reportEvery == 0 || i == documents.Count - 1)
+            {
+                progress?.Report(new DataPrepProgress(DataPrepPhase.Tokenizing, i + 1, documents.Count));
+            }
+        }
+
+        return tokens;
+    }
+
+    private static void Write(string output, bool overwrite, DatasetMeta meta, ReadOnlySpan<int> tokens,
+        IProgress<DataPrepProgress>? progress, CancellationToken cancellationToken)
+    {
+        var parent = Path.GetDirectoryName(output) ?? throw new ArgumentException($"{output} cannot be a dataset folder.");
+        Directory.CreateDirectory(parent);
+        var temp = Path.Combine(parent, $".{Path.GetFileName(output)}.partial-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var trainCount = (int)meta.TrainTokens;
+            TokenShard.Write(Path.Combine(temp, DatasetMeta.TrainFileName), tokens[..trainCount]);
+            progress?.Report(new DataPrepProgress(DataPrepPhase.Writing, 1, 3));
+            TokenShard.Write(Path.Combine(temp, DatasetMeta.ValFileName), tokens[trainCount..]);
+            progress?.Report(new DataPrepProgress(DataPrepPhase.Writing, 2, 3));
+            meta.Save(temp);
+            progress?.Report(new DataPrepProgress(DataPrepPhase.Writing, 3, 3));
+
+            cancellationToken.ThrowIfCancellationRequested();
+            ThrowIfOccupied(output, overwrite);
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+
+            Directory.Move(temp, output);
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Text;
+using System.Text.Json;
+using WebLlm.Training.Data;
+using WebLlm.Training.Tokenization;
+
+namespace WebLlm.Training.Tests;
+
+public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixture>, IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Char_dataset_from_a_text_file()
+    {
+        var text = string.Concat(Enumerable.Repeat("To be, or not to be: that is the question.\n", 10));
+        var input = _dir.WriteText("input.txt", text);
+        var output = _dir.File("data");
+
+        var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
+
+        Assert.Equal(text.Length, meta.TrainTokens + meta.ValTokens);
+        Assert.Equal((long)Math.Floor(text.Length * 0.9), meta.TrainTokens);
+        Assert.Equal(new string(text.Distinct().Order().ToArray()), meta.Tokenizer.Vocabulary);
+        Assert.Equal(meta.Tokenizer.Vocabulary!.Length, meta.VocabSize);
+        Assert.Equal(1, meta.Documents);
+        Assert.Equal(input, meta.Source);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(input))), meta.SourceSha256);
+
+        var dataset = Dataset.Load(output);
+        Assert.Equal(text, dataset.Tokenizer.Decode(AllTokens(dataset)));
+        Assert.Equal(["meta.json", "train.bin", "val.bin"], Directory.GetFiles(output).Select(Path.GetFileName).Order());
+        Assert.Equal([Path.GetFileName(output), "input.txt"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void Meta_json_is_camel_case_and_round_trips()
+    {
+        var input = _dir.WriteText("input.txt", "abcabc");
+        var output = _dir.File("data");
+        var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
+
+        using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "meta.json")));
+        var root = json.RootElement;
+        Assert.Equal("char", root.GetProperty("tokenizer").GetProperty("kind").GetString());
+        Assert.Equal("abc", root.GetProperty("tokenizer").GetProperty("vocabulary").GetString());
+        Assert.Equal(3, root.GetProperty("vocabSize").GetInt32());
+        Assert.Equal(5, root.GetProperty("trainTokens").GetInt64());
+        Assert.Equal(1, root.GetProperty("valTokens").GetInt64());
+        Assert.True(root.TryGetProperty("sourceSha256", out _));
+        Assert.True(root.TryGetProperty("createdUtc", out _));
+        Assert.Equal(meta, DatasetMeta.Load(output));
+    }
+
+    [Fact]
+    public void Gpt2_dataset_from_a_folder_puts_endoftext_before_each_document_in_path_order()
+    {
+        _dir.WriteText("in/b.txt", "Hello, world!");
+        _dir.WriteText("in/sub/c.txt", " the");
+        _dir.WriteText("in/a.txt", "Hello");
+        _dir.WriteText("in/ignored.md", "not text");
+        var output = _dir.File("data");
+
+        var meta = DataPreparer.Prepare(new DataPrepRequest(_dir.File("in"), output, "gpt2") { Gpt2Vocab = gpt2.Vocab });
+
+        var dataset = Dataset.Load(output, gpt2.Vocab);
+        int[] expected = [50256, 15496, 50256, 15496, 11, 995, 0, 50256, 262];
+        Assert.Equal(expected, AllTokens(dataset));
+        Assert.Equal(3, meta.Documents);
+        Assert.Equal(8, meta.TrainTokens);
+        Assert.Equal(1, meta.ValTokens);
+        Assert.Equal(TokenizerSpec.Gpt2, meta.Tokenizer);
+        Assert.Equal(50257, meta.VocabSize);
+        Assert.IsType<Gpt2Tokenizer>(dataset.Tokenizer);
+    }
+
+    [Fact]
+    public void Char_documents_from_a_folder_are_joined_by_newlines()
+    {
+        _dir.WriteText("in/1.txt", "ab");
+        _dir.WriteText("in/2.txt", "cd\n");
+        _dir.WriteText("in/3.txt", "ef");
+        var dataset = Prepare(_dir.File("in"), "char");
+        Assert.Equal("ab\ncd\nef", dataset.Tokenizer.Decode(AllTokens(dataset)));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x61, 0x62, 0xFF, 0x63 }, 2)]
+    [InlineData(new byte[] { 0xEF, 0xBB, 0xBF, 0x61, 0xC3, 0xA9, 0xC3, 0x28 }, 6)]
+    [InlineData(new byte[] { 0x61, 0x62, 0x63, 0xE6, 0x97 }, 3)]
+    public void Invalid_utf8_names_the_file_and_the_byte_offset(byte[] content, long offset)
+    {
+        _dir.WriteText("in/good.txt", "fine");
+        var bad = _dir.File("in/bad.txt");
+        File.WriteAllBytes(bad, content);
+
+        var error = Assert.Throws<InvalidTextException>(() => DataPreparer.Prepare(new DataPrepRequest(_dir.File("in"), _dir.File("data"), "char")));
+        Assert.Equal(bad, error.FilePath);
+        Assert.Equal(offset, error.ByteOffset);
+        Assert.Contains(bad, error.Message);
+        Assert.Contains($"offset {offset}", error.Message);
+        Assert.False(Directory.Exists(_dir.File("data")));
+    }
+
+    [Fact]
+    public void Reports_progress_and_honours_cancellation()
+    {
+        var input = _dir.WriteText("input.txt", "some text to read");
+        var reports = new List<DataPrepProgress>();
+        DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("data"), "char"), new SynchronousProgress(reports.Add));
+        Assert.Contains(new DataPrepProgress(DataPrepPhase.Reading, 17, 17), reports);
+        Assert.Contains(new DataPrepProgress(DataPrepPhase.Tokenizing, 1, 1), reports);
+        Assert.Equal(new DataPrepProgress(DataPrepPhase.Writing, 3, 3), reports[^1]);
+
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("other"), "char"), null, cancelled.Token));
+        Assert.False(Directory.Exists(_dir.File("other")));
+    }
+
+    [Fact]
+    public void Refuses_to_replace_a_dataset_unless_asked()
+    {
+        var input = _dir.WriteText("input.txt", "abcdef");
+        var output = _dir.File("data");
+        DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
+        Assert.Throws<IOException>(() => DataPreparer.Prepare(new DataPrepRequest(input, output, "char")));
+
+        File.WriteAllText(input, "xyzxyz");
+        var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, "char") { Overwrite = true });
+        Assert.Equal("xyz", DatasetMeta.Load(output).Tokenizer.Vocabulary);
+        Assert.Equal(meta, DatasetMeta.Load(output));
+    }
+
+    [Fact]
+    public void Incomplete_folder_is_not_a_dataset()
+    {
+        var input = _dir.WriteText("input.txt", "abcdef");
+        var output = _dir.File("data");
+        DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
+        File.Delete(Path.Combine(output, "val.bin"));
+        var error = Assert.Throws<InvalidDataException>(() => DatasetMeta.Load(output));
+        Assert.Contains("val.bin", error.Message);
+        Assert.Throws<InvalidDataException>(() => DatasetMeta.Load(_dir.Path));
+    }
+
+    [Fact]
+    public void Missing_source_is_a_clear_error()
+    {
+        var error = Assert.Throws<FileNotFoundException>(() => DataPreparer.Prepare(new DataPrepRequest(_dir.File("nope"), _dir.File("data"), "char")));
+        Assert.Contains("builtin", error.Message);
+    }
+
+    [Fact]
+    public void Builtin_subset_makes_a_gpt2_dataset()
+    {
+        var meta = DataPreparer.Prepare(new DataPrepRequest("builtin", _dir.File("data"), "gpt2") { Gpt2Vocab = gpt2.Vocab, MaxDocuments = 300 });
+        Assert.Equal(300, meta.Documents);
+        Assert.Equal("builtin", meta.Source);
+        var dataset = Dataset.Load(_dir.File("data"), gpt2.Vocab);
+        Assert.Equal(300, AllTokens(dataset).Count(t => t == 50256));
+    }
+
+    private static int[] AllTokens(Dataset dataset) => [.. dataset.Train.Concat(dataset.Val).Select(t => (int)t)];
+
+    private Dataset Prepare(string source, string tokenizer)
+    {
+        var output = _dir.File("data-" + Guid.NewGuid().ToString("N"));
+        DataPreparer.Prepare(new DataPrepRequest(source, output, tokenizer));
+        return Dataset.Load(output);
+    }
+
+    // Progress<T> posts to the thread pool; tests need the reports before Prepare returns.
+    private sealed class SynchronousProgress(Action<DataPrepProgress> report) : IProgress<DataPrepProgress>
+    {
+        public void Report(DataPrepProgress value) => report(value);
+    }
+}
