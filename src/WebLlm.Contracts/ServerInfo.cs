@@ -2,9 +2,3 @@ namespace WebLlm.Contracts;
 
 /// <summary>What <c>GET /api/info</c> returns: enough for the UI to say the server is up and what it runs on.</summary>
 public sealed record ServerInfo(string Version, string Device, int Threads, string TorchVersion, string DataDirectory);
-
-public static class ApiRoutes
-{
-    public const string Info = "/api/info";
-    public const string Health = "/health";
-}

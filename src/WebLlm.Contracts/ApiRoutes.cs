@@ -1,0 +1,48 @@
+namespace WebLlm.Contracts;
+
+/// <summary>Every route the Client and tests call, in one place.</summary>
+public static class ApiRoutes
+{
+    public const string Info = "/api/info";
+    public const string Health = "/health";
+    public const string ApiHealth = "/api/health";
+    public const string Presets = "/api/presets";
+    public const string Runs = "/api/runs";
+    public const string Datasets = "/api/datasets";
+    public const string TrainingHub = "/hubs/training";
+
+    public static string Run(int id) => $"{Runs}/{id}";
+    public static string RunAction(int id, string action) => $"{Runs}/{id}/{action}"; // pause | resume | stop
+    public static string RunMetrics(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null)
+    {
+        var query = new List<string>();
+        if (fromStep is not null) query.Add($"fromStep={fromStep}");
+        if (toStep is not null) query.Add($"toStep={toStep}");
+        if (maxPoints is not null) query.Add($"maxPoints={maxPoints}");
+        return $"{Runs}/{id}/metrics" + (query.Count > 0 ? "?" + string.Join("&", query) : "");
+    }
+    public static string RunEvals(int id) => $"{Runs}/{id}/evals";
+    public static string RunSamples(int id) => $"{Runs}/{id}/samples";
+    public static string RunCheckpoints(int id) => $"{Runs}/{id}/checkpoints";
+    public static string RunSystem(int id) => $"{Runs}/{id}/system";
+    public static string RunGenerate(int id) => $"{Runs}/{id}/generate";
+    public static string Dataset(int id) => $"{Datasets}/{id}";
+}
+
+/// <summary>The stable <c>code</c> extension of every ProblemDetails the API returns.</summary>
+public static class ErrorCodes
+{
+    public const string ValidationFailed = "validation_failed";
+    public const string NotFound = "not_found";
+    public const string RunNotFound = "run_not_found";
+    public const string DatasetNotFound = "dataset_not_found";
+    public const string InvalidTransition = "invalid_transition";
+    public const string RunActive = "run_active";
+    public const string DatasetInUse = "dataset_in_use";
+    public const string DatasetNotReady = "dataset_not_ready";
+    public const string NoCheckpoint = "no_checkpoint";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string InvalidText = "invalid_text";
+    public const string TokenizerUnavailable = "tokenizer_unavailable";
+    public const string InternalError = "internal_error";
+}

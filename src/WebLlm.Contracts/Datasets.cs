@@ -1,0 +1,30 @@
+using System.Text.Json.Serialization;
+
+namespace WebLlm.Contracts;
+
+[JsonConverter(typeof(JsonStringEnumConverter<DatasetStatus>))]
+public enum DatasetStatus { Preparing, Ready, Failed }
+
+public sealed record DatasetDto
+{
+    public required int Id { get; init; }
+    public required string Name { get; init; }
+    /// <summary>"builtin" or a description of the uploaded files.</summary>
+    public required string Source { get; init; }
+    /// <summary>"char" or "gpt2".</summary>
+    public required string Tokenizer { get; init; }
+    public required DatasetStatus Status { get; init; }
+    public string? Error { get; init; }
+    public int? VocabSize { get; init; }
+    public long? TrainTokens { get; init; }
+    public long? ValTokens { get; init; }
+    public long SourceBytes { get; init; }
+    /// <summary>0…1 while preparing.</summary>
+    public double? Progress { get; init; }
+    public required DateTime CreatedUtc { get; init; }
+}
+
+/// <summary>The first lines of a dataset's text and how a sample of it tokenizes.</summary>
+public sealed record DatasetPreviewDto(int Id, IReadOnlyList<string> Lines, IReadOnlyList<TokenPreviewDto> Tokens);
+
+public sealed record TokenPreviewDto(int Id, string Text);
