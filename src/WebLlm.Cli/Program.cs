@@ -1,3 +1,13 @@
-using TorchSharp;
-var x = torch.randn(64, 64);
-Console.WriteLine($"torch ok: {torch.__version__} {x.matmul(x).sum().item<float>()} threads={torch.get_num_threads()}");
+using System.CommandLine;
+using WebLlm.Cli;
+
+// webllm: the training core from a terminal, like nanoGPT's prepare.py / train.py / sample.py and llm.c's train_gpt2.
+var root = new RootCommand("WebLlm: train GPT-2 style language models from scratch, sample them, benchmark the machine.")
+{
+    PrepareCommand.Create(),
+    TrainCommand.Create(),
+    SampleCommand.Create(),
+    TokenizeCommand.Create(),
+    BenchCommand.Create(),
+};
+return CliRunner.Run(root, args);

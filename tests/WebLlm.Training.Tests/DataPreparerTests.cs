@@ -125,7 +125,7 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
         var input = _dir.WriteText("input.txt", "abcdef");
         var output = _dir.File("data");
         DataPreparer.Prepare(new DataPrepRequest(input, output, "char"));
-        Assert.Throws<IOException>(() => DataPreparer.Prepare(new DataPrepRequest(input, output, "char")));
+        Assert.Throws<ArgumentException>(() => DataPreparer.Prepare(new DataPrepRequest(input, output, "char")));
 
         File.WriteAllText(input, "xyzxyz");
         var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, "char") { Overwrite = true });

@@ -19,6 +19,9 @@ public sealed record CheckpointManifest
     public double? TrainLoss { get; init; }
     public double? ValLoss { get; init; }
     public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
+
+    /// <summary>The training options the run used, when the checkpoint records them.</summary>
+    public Training.TrainOptions? ReadTrainOptions() => Training?.Deserialize<Training.TrainOptions>(Checkpoint.Json);
 }
 
 /// <summary>A complete checkpoint on disk.</summary>

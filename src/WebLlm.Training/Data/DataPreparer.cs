@@ -54,7 +54,7 @@ public static class DataPreparer
     {
         if (!overwrite && Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
         {
-            throw new IOException($"{output} already exists and is not empty; choose another folder or overwrite it.");
+            throw new ArgumentException($"{output} already exists and is not empty; choose another folder or pass --overwrite.");
         }
     }
 

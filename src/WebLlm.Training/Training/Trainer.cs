@@ -10,8 +10,14 @@ using static TorchSharp.torch;
 
 namespace WebLlm.Training.Training;
 
-/// <summary>Tokens to train and evaluate on, and the tokenizer that made them.</summary>
-public sealed record TrainingData(ushort[] Train, ushort[] Val, Tokenizer Tokenizer);
+/// <summary>
+/// Tokens to train and evaluate on, and the tokenizer that made them. The tokenizer is null only for
+/// synthetic benchmark tokens, where there is no text to sample.
+/// </summary>
+public sealed record TrainingData(ushort[] Train, ushort[] Val, Tokenizer? Tokenizer)
+{
+    public static TrainingData From(Data.Dataset dataset) => new(dataset.Train, dataset.Val, dataset.Tokenizer);
+}
 
 /// <summary>
 /// Trains one model, one optimizer update at a time, like llm.c's train_gpt2 loop: callers (the CLI, the
@@ -47,8 +53,8 @@ public sealed class Trainer : IDisposable
     private Trainer(Gpt model, TrainOptions options, TrainingData data, string runDirectory, Device device)
     {
         options.Validate(model.Config.BlockSize);
-        if (data.Tokenizer.VocabSize > model.Config.VocabSize)
-            throw new ArgumentException($"The tokenizer has {data.Tokenizer.VocabSize} tokens but the model's vocabulary is {model.Config.VocabSize}.");
+        if (data.Tokenizer is { } t && t.VocabSize > model.Config.VocabSize)
+            throw new ArgumentException($"The tokenizer has {t.VocabSize} tokens but the model's vocabulary is {model.Config.VocabSize}.");
         this.model = model;
         this.data = data;
         this.runDirectory = runDirectory;
@@ -179,7 +185,7 @@ public sealed class Trainer : IDisposable
     /// <summary>A completion of every sample prompt with the same seed at every step, so steps can be compared.</summary>
     public IReadOnlyList<SampleResult> Sample()
     {
-        var sampler = new Sampler(model, data.Tokenizer);
+        var sampler = new Sampler(model, data.Tokenizer ?? throw new InvalidOperationException("Synthetic data has no tokenizer to sample with."));
         var options = new SamplingOptions
         {
             MaxNewTokens = Options.SampleTokens,
@@ -196,7 +202,7 @@ public sealed class Trainer : IDisposable
         {
             Step = Step,
             Model = model.Config,
-            Tokenizer = data.Tokenizer.Spec,
+            Tokenizer = data.Tokenizer?.Spec ?? new TokenizerSpec("none", null),
             Training = JsonSerializer.SerializeToNode(Options, Checkpoint.Json)?.AsObject(),
             TrainLoss = LastTrainLoss,
             ValLoss = LastValLoss,
@@ -205,7 +211,7 @@ public sealed class Trainer : IDisposable
     }
 
     public bool EvalDue => Due(Options.EvalEvery);
-    public bool SampleDue => Due(Options.SampleEvery);
+    public bool SampleDue => data.Tokenizer is not null && Due(Options.SampleEvery);
     public bool CheckpointDue => Due(Options.CheckpointEvery);
 
     /// <summary>Every N steps and at the last step (when the cadence is on).</summary>

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using WebLlm.Training;
+using WebLlm.Training.Model;
+using WebLlm.Training.Training;
+
+namespace WebLlm.Cli;
+
+/// <summary>The numbers a benchmark run prints last, as one JSON line.</summary>
+public sealed record BenchResult(
+    string Preset, long Parameters, int BatchSize, int BlockSize, int Threads, int Steps, double MsPerStep,
+    double TokensPerSecond, double AchievedGflops, double CeilingGflops, double Fraction);
+
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model shape.", DefaultValueFactory = _ => "tiny" };
+        preset.AcceptOnlyFromAmong([.. GptConfig.Presets.Keys]);
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => 12 };
+        var block = new Option<int?>("--block-size") { Description = "Context per sequence (default: the preset's)." };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after warm-up).", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup-steps") { Description = "Untimed steps first.", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads (0 = one per core).", DefaultValueFactory = _ => 0 };
+        var ceilingSeconds = new Option<double>("--ceiling-seconds") { Description = "Time spent measuring the matrix-product ceiling.", DefaultValueFactory = _ => 3.0 };
+
+        var command = new Command("bench", "Measure training steps against the machine's fp32 matrix-product ceiling, measured in the same run.")
+        {
+            preset, batch, block, steps, warmup, threads, ceilingSeconds,
+        };
+        command.SetAction(parse => CliRunner.Guard(() =>
+        {
+            string name = parse.GetValue(preset)!;
+            var config = GptConfig.FromPreset(name);
+            int t = parse.GetValue(block) ?? config.BlockSize;
+            int n = parse.GetValue(steps), w = parse.GetValue(warmup), b = parse.GetValue(batch);
+            if (n < 1) throw new ArgumentException($"--steps must be at least 1 (got {n}).");
+            if (w < 0) throw new ArgumentException($"--warmup-steps must be 0 or more (got {w}).");
+            var options = new TrainOptions
+            {
+                MaxSteps = n + w, BatchSize = b, BlockSize = t, Threads = parse.GetValue(threads), Device = "cpu",
+                WarmupSteps = 0, EvalEvery = 0, SampleEvery = 0, CheckpointEvery = 0, PeakFlops = 1,
+            };
+            options.Validate(config.BlockSize);
+            Devices.SetThreads(options.Threads);
+
+            Console.WriteLine($"measuring the fp32 matrix-product ceiling ({TorchSharp.torch.get_num_threads()} threads)…");
+            double ceiling = MatmulCeiling.Measure(Devices.Resolve("cpu"), TimeSpan.FromSeconds(parse.GetValue(ceilingSeconds)), 2048);
+            Console.WriteLine($"ceiling: {ceiling / 1e9:F1} GFLOP/s");
+
+            var rng = new Random(1);
+            var tokens = new ushort[Math.Max(100_000, b * (t + 1) * 4)];
+            for (int i = 0; i < tokens.Length; i++) tokens[i] = (ushort)rng.Next(config.VocabSize);
+            var data = new TrainingData(tokens, tokens[..(t + 1)], null);
+            string dir = Path.Combine(Path.GetTempPath(), "webllm-bench-" + Guid.NewGuid().ToString("N"));
+            using var trainer = Trainer.Create(config, options with { PeakFlops = ceiling }, data, dir);
+            Console.WriteLine($"{name}: {config.ParameterCount:N0} parameters, batch {b}×{t}, {w} warm-up + {n} timed steps");
+            var times = new List<double>();
+            for (int i = 0; i < n + w; i++)
+            {
+                var s = trainer.TrainStep();
+                Console.WriteLine(TrainCommand.FormatStep(s, n + w) + (i < w ? " (warm-up)" : ""));
+                if (i >= w) times.Add(s.Milliseconds);
+            }
+            times.Sort();
+            double ms = times[times.Count / 2];
+            double tokensPerSecond = (double)b * t / (ms / 1000);
+            double achieved = config.TrainingFlopsPerToken(t) * tokensPerSecond;
+            var result = new BenchResult(name, config.ParameterCount, b, t, TorchSharp.torch.get_num_threads(), n, ms,
+                tokensPerSecond, achieved / 1e9, ceiling / 1e9, achieved / ceiling);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"median {ms:F1} ms/step, {tokensPerSecond:N0} tok/s, {achieved / 1e9:F1} GFLOP/s of {ceiling / 1e9:F1} ({achieved / ceiling:P1} of the ceiling)"));
+            Console.WriteLine(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
+            return CliRunner.Ok;
+        }));
+        return command;
+    }
+}
