@@ -161,20 +161,3 @@ public sealed class Sampler
         return hold;
     }
 }
-
-/// <summary>SplitMix64: tiny, fast, and the same sequence everywhere for a given seed.</summary>
-internal sealed class SplitMix64(ulong seed)
-{
-    private ulong state = seed;
-
-    public ulong Next()
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
-    public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
-}

@@ -33,7 +33,7 @@ public sealed class BatchSampler
         var y = new long[BatchSize * BlockSize];
         for (int b = 0; b < BatchSize; b++)
         {
-            ulong h = Mix(seed ^ Mix((ulong)step * 0x9E3779B97F4A7C15UL ^ Mix(((ulong)micro << 32) | (uint)b)));
+            ulong h = SplitMix64.Hash(seed ^ SplitMix64.Hash((ulong)step * 0x9E3779B97F4A7C15UL ^ SplitMix64.Hash(((ulong)micro << 32) | (uint)b)));
             long start = (long)(h % (ulong)span);
             for (int t = 0; t < BlockSize; t++)
             {
@@ -42,14 +42,5 @@ public sealed class BatchSampler
             }
         }
         return (tensor(x, [BatchSize, BlockSize]).to(device), tensor(y, [BatchSize, BlockSize]).to(device));
-    }
-
-    /// <summary>SplitMix64's finaliser: a fixed, platform-independent bijection of 64-bit values.</summary>
-    internal static ulong Mix(ulong z)
-    {
-        z += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }
