@@ -56,15 +56,15 @@ public static class BenchCommand
             string dir = Path.Combine(Path.GetTempPath(), "webllm-bench-" + Guid.NewGuid().ToString("N"));
             using var trainer = Trainer.Create(config, options with { PeakFlops = ceiling }, data, dir);
             Console.WriteLine($"{name}: {config.ParameterCount:N0} parameters, batch {b}×{t}, {w} warm-up + {n} timed steps");
-            var times = new List<double>();
+            var timed = new List<StepResult>();
             for (int i = 0; i < n + w; i++)
             {
                 var s = trainer.TrainStep();
                 Console.WriteLine(TrainCommand.FormatStep(s, n + w) + (i < w ? " (warm-up)" : ""));
-                if (i >= w) times.Add(s.Milliseconds);
+                if (i >= w) timed.Add(s);
             }
-            times.Sort();
-            double ms = times[times.Count / 2];
+            double ms = Median(timed.Select(s => s.Milliseconds));
+            PrintPhases(timed, ms);
             double tokensPerSecond = (double)b * t / (ms / 1000);
             double achieved = config.TrainingFlopsPerToken(t) * tokensPerSecond;
             var result = new BenchResult(name, config.ParameterCount, b, t, TorchSharp.torch.get_num_threads(), n, ms,
@@ -75,5 +75,28 @@ public static class BenchCommand
             return CliRunner.Ok;
         }));
         return command;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    /// <summary>Median milliseconds per phase; "other" is what the phases do not cover (.NET and bookkeeping).</summary>
+    private static void PrintPhases(List<StepResult> steps, double stepMs)
+    {
+        var phases = steps.Select(s => s.Phases!).ToList();
+        (string Name, double Ms)[] rows =
+        [
+            ("data", Median(phases.Select(p => p.Data))),
+            ("forward", Median(phases.Select(p => p.Forward))),
+            ("backward", Median(phases.Select(p => p.Backward))),
+            ("clip (grad norm)", Median(phases.Select(p => p.Clip))),
+            ("optimizer (AdamW)", Median(phases.Select(p => p.Optimizer))),
+        ];
+        Console.WriteLine("where the time goes (median per step):");
+        foreach (var (name, ms) in rows.Append(("other", Math.Max(0, stepMs - rows.Sum(r => r.Ms)))))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-18} {ms,9:F1} ms  {ms / stepMs,6:P1}"));
     }
 }

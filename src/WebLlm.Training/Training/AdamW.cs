@@ -32,30 +32,38 @@ public sealed class AdamW : IDisposable
 
     public IEnumerable<(string Name, Tensor M, Tensor V)> State => groups.Select(g => (g.Name, g.M, g.V));
 
+    /// <summary>
+    /// One update. Folding the bias corrections into the step size and epsilon (Adam paper, section 2;
+    /// PyTorch before its 2.x rewrite) saves two full passes over every parameter; the optimizer is memory
+    /// bound, so passes are what it costs.
+    /// </summary>
     public void Step(double lr)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         StepCount++;
         double bc1 = 1 - Math.Pow(Beta1, StepCount);
-        double bc2 = 1 - Math.Pow(Beta2, StepCount);
+        double sqrtBc2 = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
+        double stepSize = lr * sqrtBc2 / bc1;
+        double eps = Eps * sqrtBc2;
+        Tensor? mixWeight = null;
         foreach (var (_, p, m, v, decay) in groups)
         {
             var g = p.grad;
             if (g is null) continue;
+            mixWeight ??= tensor(1 - Beta1, dtype: m.dtype, device: m.device);
             if (decay && WeightDecay != 0) p.mul_(1 - lr * WeightDecay);
-            m.mul_(Beta1).add_(g, alpha: 1 - Beta1);
+            m.lerp_(g, mixWeight);                      // m = β1·m + (1-β1)·g in one pass
             v.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = (v.sqrt() / Math.Sqrt(bc2)).add_(Eps);
-            p.addcdiv_(m, denom, value: -lr / bc1);
+            p.addcdiv_(m, v.sqrt().add_(eps), value: -stepSize);
         }
     }
 
+    /// <summary>Drops the gradients (PyTorch's set_to_none): cheaper than zeroing them; backward allocates fresh ones.</summary>
     public void ZeroGrad()
     {
-        using var scope = NewDisposeScope(); // each p.grad is a new handle
         foreach (var (_, p, _, _, _) in groups)
-            p.grad?.zero_();
+            p.grad = null;
     }
 
     /// <summary>Restores moments and step count saved from an optimizer over the same parameters.</summary>

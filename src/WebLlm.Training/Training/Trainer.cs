@@ -123,18 +123,29 @@ public sealed class Trainer : IDisposable
         double lr = schedule.At(step);
         // Dropout masks are a function of (seed, step), like the data, so resumed runs draw the same ones.
         if (model.Config.Dropout > 0) model.SeedDropout(Options.Seed + step);
+        var phase = Stopwatch.StartNew();
+        double data = 0, forward = 0, backward = 0;
         optimizer.ZeroGrad();
         double lossSum = 0;
         for (int micro = 0; micro < Options.GradAccumSteps; micro++)
         {
             using var microScope = NewDisposeScope();
+            phase.Restart();
             var (x, y) = trainBatches.Get(step, micro, device);
+            data += phase.Elapsed.TotalMilliseconds;
+            phase.Restart();
             var loss = model.Loss(x, y);
             lossSum += loss.item<float>();
+            forward += phase.Elapsed.TotalMilliseconds;
+            phase.Restart();
             (loss / Options.GradAccumSteps).backward();
+            backward += phase.Elapsed.TotalMilliseconds;
         }
         double lossMean = lossSum / Options.GradAccumSteps;
+        phase.Restart();
         double norm = nn.utils.clip_grad_norm_(model.parameters(), Options.GradClip > 0 ? Options.GradClip : double.MaxValue);
+        double clip = phase.Elapsed.TotalMilliseconds;
+        phase.Restart();
         bool skipped = !double.IsFinite(lossMean) || !double.IsFinite(norm);
         if (skipped)
         {
@@ -148,12 +159,16 @@ public sealed class Trainer : IDisposable
             LastTrainLoss = lossMean;
         }
         MatmulCeiling.Synchronize(device);
+        double optimizing = phase.Elapsed.TotalMilliseconds;
         Step++;
         double ms = sw.Elapsed.TotalMilliseconds;
         long tokens = (long)Options.BatchSize * BlockSize * Options.GradAccumSteps;
         double tokensPerSecond = tokens / (ms / 1000);
         double mfu = model.Config.TrainingFlopsPerToken(BlockSize) * tokensPerSecond / PeakFlops;
-        return new StepResult(Step, lossMean, lr, norm, tokens, ms, tokensPerSecond, mfu, skipped);
+        return new StepResult(Step, lossMean, lr, norm, tokens, ms, tokensPerSecond, mfu, skipped)
+        {
+            Phases = new StepPhases(data, forward, backward, clip, optimizing),
+        };
     }
 
     /// <summary>Mean loss over EvalBatches fixed validation batches (llm.c's val loss).</summary>

@@ -3,7 +3,18 @@ namespace WebLlm.Training.Training;
 /// <summary>One optimizer update. Loss is the mean over its micro-batches; non-finite updates are skipped (Skipped = true).</summary>
 public sealed record StepResult(
     long Step, double Loss, double LearningRate, double GradNorm, long Tokens, double Milliseconds,
-    double TokensPerSecond, double Mfu, bool Skipped);
+    double TokensPerSecond, double Mfu, bool Skipped)
+{
+    /// <summary>Where the step's time went (milliseconds), for benchmarks and profiling.</summary>
+    public StepPhases? Phases { get; init; }
+}
+
+/// <summary>Milliseconds per phase of one step, summed over micro-batches. On a CPU every op is synchronous,
+/// so wall-clock per phase is exact; on CUDA the phases are only separated at the final synchronize.</summary>
+public sealed record StepPhases(double Data, double Forward, double Backward, double Clip, double Optimizer)
+{
+    public double Total => Data + Forward + Backward + Clip + Optimizer;
+}
 
 public sealed record EvalResult(long Step, double ValLoss, double Milliseconds);
 
