@@ -9,5 +9,7 @@ var root = new RootCommand("WebLlm: train GPT-2 style language models from scrat
     SampleCommand.Create(),
     TokenizeCommand.Create(),
     BenchCommand.Create(),
+    ImportCommand.Create(),
+    ExportCommand.Create(),
 };
 return CliRunner.Run(root, args);

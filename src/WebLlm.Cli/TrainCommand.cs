@@ -15,6 +15,7 @@ public static class TrainCommand
         var output = new Option<string>("--out") { Description = "Run folder: checkpoints go to <out>/checkpoints.", Required = true };
         var preset = new Option<string>("--preset") { Description = "Model shape: " + string.Join(", ", GptConfig.Presets.Keys) + ".", DefaultValueFactory = _ => "tiny" };
         preset.AcceptOnlyFromAmong([.. GptConfig.Presets.Keys]);
+        var initFrom = new Option<string?>("--init-from") { Description = "Start from the weights of a checkpoint or run folder (fine-tuning; e.g. one made by 'webllm import'); the model shape is the checkpoint's." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out with its stored options (--steps may extend the run)." };
         var nLayer = new Option<int?>("--n-layer") { Description = "Override the preset's layer count." };
         var nHead = new Option<int?>("--n-head") { Description = "Override the preset's head count." };
@@ -45,7 +46,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train a GPT from scratch on a prepared dataset, printing one line per step.")
         {
-            data, output, preset, resume, nLayer, nHead, nEmbd, dropout, noBias, steps, batch, block, lr, minLr, warmup, accum,
+            data, output, preset, initFrom, resume, nLayer, nHead, nEmbd, dropout, noBias, steps, batch, block, lr, minLr, warmup, accum,
             weightDecay, gradClip, evalEvery, evalBatches, sampleEvery, sampleTokens, prompts, checkpointEvery, seed, threads,
             device, peak, gpt2Vocab,
         };
@@ -74,8 +75,14 @@ public static class TrainCommand
             {
                 if (Checkpoint.List(Path.Combine(outDir, "checkpoints")).Count > 0)
                     throw new ArgumentException($"{outDir} already has checkpoints: pass --resume to continue it, or choose another --out.");
-                var config = GptConfig.FromPreset(parse.GetValue(preset)!) with { VocabSize = meta.VocabSize };
-                config = config with
+                string? init = parse.GetValue(initFrom) is string i ? SampleCommand.ResolveCheckpoint(i) : null;
+                var config = init is null
+                    ? GptConfig.FromPreset(parse.GetValue(preset)!) with { VocabSize = meta.VocabSize }
+                    : Checkpoint.ReadManifest(init).Model;
+                if (init is not null && (parse.GetValue(nLayer) ?? parse.GetValue(nHead) ?? parse.GetValue(nEmbd)) is not null
+                    || init is not null && (parse.GetValue(noBias) || parse.GetValue(dropout) is not null))
+                    throw new ArgumentException("With --init-from the model's shape comes from the checkpoint: drop --n-layer, --n-head, --n-embd, --dropout and --no-bias.");
+                if (init is null) config = config with
                 {
                     NLayer = parse.GetValue(nLayer) ?? config.NLayer,
                     NHead = parse.GetValue(nHead) ?? config.NHead,
@@ -108,8 +115,10 @@ public static class TrainCommand
                 };
                 config.Validate();
                 options.Validate(config.BlockSize);
-                trainer = Trainer.Create(config, options, trainingData, outDir);
-                Console.WriteLine($"model: {parse.GetValue(preset)} n_layer={config.NLayer} n_head={config.NHead} n_embd={config.NEmbd} " +
+                trainer = init is null
+                    ? Trainer.Create(config, options, trainingData, outDir)
+                    : Trainer.CreateFrom(init, options, trainingData, outDir);
+                Console.WriteLine($"model: {init ?? parse.GetValue(preset)} n_layer={config.NLayer} n_head={config.NHead} n_embd={config.NEmbd} " +
                                   $"context={config.BlockSize} vocab={config.VocabSize}, {config.ParameterCount:N0} parameters");
             }
             using (trainer)

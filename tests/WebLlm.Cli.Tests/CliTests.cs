@@ -135,4 +135,34 @@ public class CliTests
         Assert.InRange(fraction, 1e-4, 1.5);
         Assert.Equal(root.GetProperty("achievedGflops").GetDouble() / root.GetProperty("ceilingGflops").GetDouble(), fraction, 6);
     }
+
+    [Fact]
+    public void Export_and_import_round_trips_through_llmc_and_hugging_face_and_fine_tunes()
+    {
+        var (dir, data) = Prepared();
+        var train = Webllm.Run(dir, ["train", "--data", data, "--out", "run", "--steps", "4", "--eval-every", "0", "--sample-every", "0", .. Small]);
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        string[] sample = ["sample", "--prompt", "All:", "--max-tokens", "20", "--seed", "2", "--checkpoint"];
+        string original = Webllm.Run(dir, [.. sample, "run"]).Stdout;
+
+        Assert.Equal(0, Webllm.Run(dir, "export", "--checkpoint", "run", "--to", "llmc", "--out", "model.bin").ExitCode);
+        var imported = Webllm.Run(dir, "import", "--from", "llmc", "--input", "model.bin", "--out", "from-llmc", "--data", data);
+        Assert.True(imported.ExitCode == 0, imported.Stderr);
+        Assert.Equal(original, Webllm.Run(dir, [.. sample, "from-llmc"]).Stdout);
+
+        Assert.Equal(0, Webllm.Run(dir, "export", "--checkpoint", "run", "--to", "hf", "--out", "hf").ExitCode);
+        Assert.True(File.Exists(Path.Combine(dir, "hf", "config.json")));
+        Assert.Equal(0, Webllm.Run(dir, "import", "--from", "hf", "--input", "hf", "--out", "from-hf", "--data", data).ExitCode);
+        Assert.Equal(original, Webllm.Run(dir, [.. sample, "from-hf"]).Stdout);
+
+        var tuned = Webllm.Run(dir, "train", "--data", data, "--init-from", "from-hf", "--out", "tuned", "--steps", "2",
+            "--eval-every", "0", "--sample-every", "0", "--threads", "1", "--peak-flops", "1e11", "--batch-size", "2", "--block-size", "16");
+        Assert.True(tuned.ExitCode == 0, tuned.Stderr);
+        Assert.Contains("model: ", tuned.Stdout);
+
+        var bad = Webllm.Run(dir, "import", "--from", "llmc", "--input", "corpus.txt", "--out", "nope");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("corpus.txt", bad.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(dir, "nope", "checkpoints", "step_00000000")));
+    }
 }

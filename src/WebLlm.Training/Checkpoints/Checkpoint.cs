@@ -19,6 +19,8 @@ public sealed record CheckpointManifest
     public double? TrainLoss { get; init; }
     public double? ValLoss { get; init; }
     public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
+    /// <summary>Where imported weights came from (e.g. "huggingface:/path", "llmc:/path"); null for trained ones.</summary>
+    public string? Source { get; init; }
 
     /// <summary>The training options the run used, when the checkpoint records them.</summary>
     public Training.TrainOptions? ReadTrainOptions() => Training?.Deserialize<Training.TrainOptions>(Checkpoint.Json);
@@ -145,7 +147,9 @@ public static class Checkpoint
     /// <summary>Copies weights stored with Hugging Face GPT-2 names (with or without the <c>transformer.</c> prefix) into the model.</summary>
     public static void LoadWeights(Gpt model, string safetensorsPath)
     {
-        var (tensors, _) = SafeTensors.Read(safetensorsPath);
+        var wanted = model.named_parameters().Select(p => p.name).ToHashSet();
+        // Only the parameters are read: Hugging Face files also hold attention-mask buffers (h.N.attn.bias).
+        var (tensors, _) = SafeTensors.Read(safetensorsPath, n => wanted.Contains(n.StartsWith("transformer.", StringComparison.Ordinal) ? n[12..] : n));
         try
         {
             using var noGrad = no_grad();

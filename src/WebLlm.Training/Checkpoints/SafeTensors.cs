@@ -52,8 +52,11 @@ public static class SafeTensors
         }
     }
 
-    /// <summary>Reads every tensor (fp32 on the CPU); the caller owns and disposes them.</summary>
-    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
+    /// <summary>
+    /// Reads the tensors whose names pass <paramref name="include"/> (all by default) as fp32 on the CPU;
+    /// F16 and BF16 tensors are widened. The caller owns and disposes them. Tensors left out may have any dtype.
+    /// </summary>
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path, Func<string, bool>? include = null)
     {
         using var stream = File.OpenRead(path);
         long fileLength = stream.Length;
@@ -68,47 +71,27 @@ public static class SafeTensors
         long dataStart = 8 + (long)headerLength;
         long dataLength = fileLength - dataStart;
 
-        JsonObject header;
-        try { header = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException($"{path}: empty header."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message}).", e); }
-
         var metadata = new Dictionary<string, string>();
-        var entries = new List<(string Name, long[] Shape, long Begin, long End)>();
-        foreach (var (name, node) in header)
+        List<Entry> entries;
+        try
         {
-            if (name == "__metadata__")
-            {
-                foreach (var (k, v) in node?.AsObject() ?? []) metadata[k] = v?.GetValue<string>() ?? "";
-                continue;
-            }
-            var obj = node as JsonObject ?? throw new InvalidDataException($"{path}: entry '{name}' is not an object.");
-            string dtype = obj["dtype"]?.GetValue<string>() ?? "";
-            if (dtype != "F32") throw new InvalidDataException($"{path}: tensor '{name}' has dtype {dtype}; only F32 is supported.");
-            var shape = (obj["shape"] as JsonArray ?? throw new InvalidDataException($"{path}: tensor '{name}' has no shape."))
-                .Select(d => d?.GetValue<long>() ?? -1).ToArray();
-            var offsets = obj["data_offsets"] as JsonArray;
-            if (offsets is not { Count: 2 }) throw new InvalidDataException($"{path}: tensor '{name}' has no data_offsets.");
-            long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
-            long elements = 1;
-            foreach (var d in shape)
-            {
-                if (d < 0 || (d > 0 && elements > long.MaxValue / 4 / d)) throw new InvalidDataException($"{path}: tensor '{name}' has an invalid shape.");
-                elements *= d;
-            }
-            if (begin < 0 || end < begin || end > dataLength || end - begin != elements * 4)
-                throw new InvalidDataException($"{path}: tensor '{name}' offsets [{begin}, {end}) do not match its shape or the file ({dataLength} data bytes); the file may be truncated.");
-            entries.Add((name, shape, begin, end));
+            var header = JsonNode.Parse(headerBytes) as JsonObject ?? throw new InvalidDataException($"{path}: the header is not a JSON object.");
+            entries = ParseHeader(path, header, dataLength, metadata, include ?? (_ => true));
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: malformed header ({e.Message}).", e);
         }
 
         var tensors = new Dictionary<string, Tensor>();
         try
         {
-            foreach (var (name, shape, begin, _) in entries)
+            foreach (var e in entries)
             {
-                var t = empty(shape, ScalarType.Float32).DetachFromDisposeScope();
-                tensors[name] = t;
-                stream.Position = dataStart + begin;
-                t.ReadBytesFromStream(stream, 1 << 20);
+                using var raw = empty(e.Shape, e.Type).DetachFromDisposeScope();
+                stream.Position = dataStart + e.Begin;
+                raw.ReadBytesFromStream(stream, 1 << 20);
+                tensors[e.Name] = (e.Type == ScalarType.Float32 ? raw.clone() : raw.to(ScalarType.Float32)).DetachFromDisposeScope();
             }
         }
         catch
@@ -117,5 +100,45 @@ public static class SafeTensors
             throw;
         }
         return (tensors, metadata);
+    }
+
+    private sealed record Entry(string Name, long[] Shape, ScalarType Type, long Begin);
+
+    private static List<Entry> ParseHeader(string path, JsonObject header, long dataLength, Dictionary<string, string> metadata, Func<string, bool> include)
+    {
+        var entries = new List<Entry>();
+        foreach (var (name, node) in header)
+        {
+            if (name == "__metadata__")
+            {
+                foreach (var (k, v) in node as JsonObject ?? []) metadata[k] = v?.ToString() ?? "";
+                continue;
+            }
+            if (!include(name)) continue;
+            var obj = node as JsonObject ?? throw new InvalidDataException($"{path}: entry '{name}' is not an object.");
+            string dtype = obj["dtype"]?.GetValue<string>() ?? "";
+            (ScalarType type, int size) = dtype switch
+            {
+                "F32" => (ScalarType.Float32, 4),
+                "F16" => (ScalarType.Float16, 2),
+                "BF16" => (ScalarType.BFloat16, 2),
+                _ => throw new InvalidDataException($"{path}: tensor '{name}' has dtype '{dtype}'; F32, F16 and BF16 are supported."),
+            };
+            var shape = (obj["shape"] as JsonArray ?? throw new InvalidDataException($"{path}: tensor '{name}' has no shape."))
+                .Select(d => d?.GetValue<long>() ?? -1).ToArray();
+            var offsets = obj["data_offsets"] as JsonArray;
+            if (offsets is not { Count: 2 }) throw new InvalidDataException($"{path}: tensor '{name}' has no data_offsets.");
+            long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
+            long elements = 1;
+            foreach (var d in shape)
+            {
+                if (d < 0 || (d > 0 && elements > long.MaxValue / size / d)) throw new InvalidDataException($"{path}: tensor '{name}' has an invalid shape.");
+                elements *= d;
+            }
+            if (begin < 0 || end < begin || end > dataLength || end - begin != elements * size)
+                throw new InvalidDataException($"{path}: tensor '{name}' offsets [{begin}, {end}) do not match its shape or the file ({dataLength} data bytes); the file may be truncated.");
+            entries.Add(new Entry(name, shape, type, begin));
+        }
+        return entries;
     }
 }

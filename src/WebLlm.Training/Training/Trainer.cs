@@ -85,6 +85,23 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
+    /// A new run that starts from the weights of a checkpoint (fine-tuning, nanoGPT's init_from): fresh
+    /// optimizer, step 0. The dataset must use the checkpoint's tokenizer.
+    /// </summary>
+    public static Trainer CreateFrom(string checkpointDir, TrainOptions options, TrainingData data, string runDirectory)
+    {
+        var manifest = Checkpoint.ReadManifest(checkpointDir);
+        if (data.Tokenizer is { } t && (t.Spec.Kind != manifest.Tokenizer.Kind || t.Spec.Vocabulary != manifest.Tokenizer.Vocabulary))
+            throw new ArgumentException($"The dataset's {t.Spec.Kind} tokenizer differs from the checkpoint's {manifest.Tokenizer.Kind} tokenizer; prepare the data with the checkpoint's tokenizer.");
+        options.Validate(manifest.Model.BlockSize);
+        Devices.SetThreads(options.Threads);
+        var device = Devices.Resolve(options.Device);
+        var (model, _) = Checkpoint.LoadModel(checkpointDir, device);
+        try { return new Trainer(model, options, data, runDirectory, device); }
+        catch { model.Dispose(); throw; }
+    }
+
+    /// <summary>
     /// Continues a run from its newest complete checkpoint (or the given one). Options are those stored in
     /// the checkpoint unless <paramref name="options"/> is given (e.g. to extend MaxSteps).
     /// </summary>
