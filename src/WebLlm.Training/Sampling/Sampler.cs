@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using WebLlm.Training.Model;
 using WebLlm.Training.Tokenization;
 using static TorchSharp.torch;
@@ -47,48 +49,61 @@ public sealed class Sampler
         var rng = new SplitMix64(options.Seed);
         var context = new List<int>(promptIds.Length > block ? promptIds[^block..] : promptIds);
         var generated = new List<int>();
-        string emitted = "";
+        // Text of tokens whose characters are complete, so each step decodes only the few tokens after them.
+        var settledText = new StringBuilder();
+        int settled = 0;
+        int emitted = 0; // characters of the text already yielded
         bool wasTraining = model.training;
         model.eval();
-        using var cache = new KvCache(model.Config, 1, device);
+        using var cache = options.UseKvCache ? new KvCache(model.Config, 1, device) : null;
         try
         {
             int[] pending = context.ToArray(); // tokens not yet in the cache
             for (int n = 0; n < options.MaxNewTokens; n++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (cache.Length + pending.Length > block)
+                if (cache is null)
+                {
+                    pending = context.Skip(Math.Max(0, context.Count - block)).ToArray();
+                }
+                else if (cache.Length + pending.Length > block)
                 {
                     // The context is full: keep the newest half and rebuild the cache from it, so the next
                     // block/2 tokens are again one position each (nanoGPT instead crops and recomputes every token).
                     cache.Reset();
                     pending = context.Skip(context.Count - block / 2).ToArray();
                 }
-                var (next, logProb) = NextToken(pending, cache, device, options, rng);
+                var token = NextToken(pending, cache, device, options, rng);
+                int next = token.Id;
                 context.Add(next);
                 generated.Add(next);
                 pending = [next];
 
-                // Decode everything generated so far and emit what is new: a byte-level BPE token can end
-                // in the middle of a UTF-8 character, which decodes to U+FFFD until the rest arrives.
-                string text = tokenizer.Decode(generated.ToArray());
-                int stopAt = FindStop(text, options.Stop, emitted.Length);
+                // A byte-level BPE token can end inside a UTF-8 character, which decodes to U+FFFD until the
+                // rest arrives: such tokens stay unsettled and their text is not emitted yet.
+                string tail = tokenizer.Decode(CollectionsMarshal.AsSpan(generated)[settled..]);
+                string text = settledText + tail;
+                if (!tail.EndsWith('\uFFFD'))
+                {
+                    settledText.Append(tail);
+                    settled = generated.Count;
+                }
+                int stopAt = FindStop(text, options.Stop, emitted);
                 if (stopAt >= 0)
                 {
-                    if (stopAt > emitted.Length) yield return new GeneratedToken(next, text[emitted.Length..stopAt], logProb);
+                    if (stopAt > emitted) yield return token with { Text = text[emitted..stopAt] };
                     yield break;
                 }
-                string piece = text.EndsWith('\uFFFD') ? "" : text[Math.Min(emitted.Length, text.Length)..];
+                int complete = text.EndsWith('\uFFFD') ? settledText.Length : text.Length;
                 // Hold back a tail that could be the start of a stop string, so a stop string is never half-emitted.
-                int hold = HoldBack(text, options.Stop);
-                if (piece.Length > 0 && hold > 0) piece = piece[..Math.Max(0, piece.Length - hold)];
-                emitted += piece;
-                yield return new GeneratedToken(next, piece, logProb);
+                int upTo = Math.Max(emitted, complete - HoldBack(text[..complete], options.Stop));
+                yield return token with { Text = text[emitted..upTo] };
+                emitted = upTo;
                 if (tokenizer.EndOfText is int eot && next == eot) yield break;
             }
             // Flush anything held back for a stop string that never came.
-            string final = tokenizer.Decode(generated.ToArray());
-            if (final.Length > emitted.Length) yield return new GeneratedToken(generated[^1], final[emitted.Length..], 0);
+            string final = settledText + tokenizer.Decode(CollectionsMarshal.AsSpan(generated)[settled..]);
+            if (final.Length > emitted) yield return new GeneratedToken(generated[^1], final[emitted..], 0);
         }
         finally
         {
@@ -96,7 +111,7 @@ public sealed class Sampler
         }
     }
 
-    private (int Token, double LogProb) NextToken(int[] pending, KvCache cache, Device device, SamplingOptions options, SplitMix64 rng)
+    private GeneratedToken NextToken(int[] pending, KvCache? cache, Device device, SamplingOptions options, SplitMix64 rng)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -105,11 +120,21 @@ public sealed class Sampler
         // A model's vocabulary may be padded past the tokenizer's (llm.c pads GPT-2's to 50304): never pick those ids.
         if (logits.shape[0] > tokenizer.VocabSize) logits = logits.narrow(0, 0, tokenizer.VocabSize);
         var logProbs = logits.log_softmax(0);
-        if (options.Temperature == 0)
+        int token = options.Temperature == 0 ? (int)logits.argmax().item<long>() : Draw(logits, options, rng);
+        IReadOnlyList<TokenLogProb>? top = null;
+        if (options.TopLogProbs > 0)
         {
-            int best = (int)logits.argmax().item<long>();
-            return (best, logProbs[best].item<float>());
+            var (values, ids) = logProbs.topk(Math.Min(options.TopLogProbs, (int)logProbs.shape[0]));
+            var v = values.data<float>().ToArray();
+            var i = ids.data<long>().ToArray();
+            top = v.Select((lp, k) => new TokenLogProb((int)i[k], lp)).ToList();
         }
+        return new GeneratedToken(token, "", logProbs[token].item<float>()) { Top = top };
+    }
+
+    /// <summary>Temperature, then top-k, then top-p, then one draw from what is left.</summary>
+    private static int Draw(Tensor logits, SamplingOptions options, SplitMix64 rng)
+    {
         var scaled = logits / options.Temperature;
         Tensor candidates, candidateIds;
         if (options.TopK > 0 && options.TopK < scaled.shape[0])
@@ -131,14 +156,12 @@ public sealed class Sampler
         double total = 0;
         for (int i = 0; i < keep; i++) total += probs[i];
         double u = rng.NextDouble() * total;
-        int chosen = keep - 1;
         for (int i = 0; i < keep; i++)
         {
             u -= probs[i];
-            if (u < 0) { chosen = i; break; }
+            if (u < 0) return (int)ids[i];
         }
-        int token = (int)ids[chosen];
-        return (token, logProbs[token].item<float>());
+        return (int)ids[keep - 1];
     }
 
     private static int FindStop(string text, IReadOnlyList<string> stops, int from)

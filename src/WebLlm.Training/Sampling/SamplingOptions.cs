@@ -11,6 +11,10 @@ public sealed record SamplingOptions
     public double TopP { get; init; } = 1.0;
     public ulong Seed { get; init; } = 1337;
     public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>Also report this many most likely alternatives per token (OpenAI's logprobs); 0 for none.</summary>
+    public int TopLogProbs { get; init; }
+    /// <summary>False recomputes the whole context for every token (nanoGPT's generate): only for comparisons.</summary>
+    public bool UseKvCache { get; init; } = true;
 
     public void Validate()
     {
@@ -20,10 +24,17 @@ public sealed record SamplingOptions
         if (TopK < 0) errors.Add($"top-k must be 0 (off) or positive (got {TopK})");
         if (double.IsNaN(TopP) || TopP <= 0 || TopP > 1) errors.Add($"top-p must be in (0, 1] (got {TopP})");
         if (Stop.Any(string.IsNullOrEmpty)) errors.Add("stop strings must not be empty");
+        if (TopLogProbs is < 0 or > 20) errors.Add($"top logprobs must be between 0 and 20 (got {TopLogProbs})");
         if (errors.Count > 0) throw new ArgumentException("Invalid sampling options: " + string.Join("; ", errors) + ".");
     }
 }
 
 /// <summary>One generated token: its id, the text it completes (may be empty while a UTF-8 character is split
-/// across tokens), and its log-probability under the sampling distribution's source logits.</summary>
-public sealed record GeneratedToken(int Id, string Text, double LogProb);
+/// across tokens), and its log-probability under the model (before temperature, top-k and top-p).</summary>
+public sealed record GeneratedToken(int Id, string Text, double LogProb)
+{
+    /// <summary>The most likely tokens at this position with their log-probabilities, when asked for.</summary>
+    public IReadOnlyList<TokenLogProb>? Top { get; init; }
+}
+
+public readonly record struct TokenLogProb(int Id, double LogProb);
