@@ -24,13 +24,30 @@ public static class BenchCommand
         var warmup = new Option<int>("--warmup-steps") { Description = "Untimed steps first.", DefaultValueFactory = _ => 2 };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0 = one per core).", DefaultValueFactory = _ => 0 };
         var ceilingSeconds = new Option<double>("--ceiling-seconds") { Description = "Time spent measuring the matrix-product ceiling.", DefaultValueFactory = _ => 3.0 };
+        var inference = new Option<bool>("--inference") { Description = "Measure decoding instead of training: tokens/s with the KV cache against the memory-bandwidth ceiling." };
+        var presets = new Option<string[]>("--presets") { Description = "With --inference: the presets to measure.", DefaultValueFactory = _ => ["tiny", "baby", "gpt2"], AllowMultipleArgumentsPerToken = true };
+        var tokens = new Option<int>("--tokens") { Description = "With --inference: tokens per generation.", DefaultValueFactory = _ => 128 };
+        var recompute = new Option<int>("--recompute-tokens") { Description = "With --inference: tokens generated with and without the KV cache (0 = skip).", DefaultValueFactory = _ => 256 };
+        var streams = new Option<int[]>("--streams") { Description = "With --inference: concurrent stream counts.", DefaultValueFactory = _ => [1, 2, 4], AllowMultipleArgumentsPerToken = true };
 
         var command = new Command("bench", "Measure training steps against the machine's fp32 matrix-product ceiling, measured in the same run.")
         {
-            preset, batch, block, steps, warmup, threads, ceilingSeconds,
+            preset, batch, block, steps, warmup, threads, ceilingSeconds, inference, presets, tokens, recompute, streams,
         };
         command.SetAction(parse => CliRunner.Guard(() =>
         {
+            if (parse.GetValue(inference))
+            {
+                var names = parse.GetValue(presets)!;
+                foreach (var p in names) GptConfig.FromPreset(p);
+                int k = parse.GetValue(tokens), r = parse.GetValue(recompute);
+                var counts = parse.GetValue(streams)!;
+                if (k < 2) throw new ArgumentException($"--tokens must be at least 2 (got {k}).");
+                if (r < 0) throw new ArgumentException($"--recompute-tokens must be 0 or more (got {r}).");
+                if (counts.Length == 0 || counts.Any(c => c < 1)) throw new ArgumentException("--streams takes positive counts.");
+                Devices.SetThreads(parse.GetValue(threads));
+                return InferenceBench.Run(names, k, r, counts);
+            }
             string name = parse.GetValue(preset)!;
             var config = GptConfig.FromPreset(name);
             int t = parse.GetValue(block) ?? config.BlockSize;
@@ -50,9 +67,9 @@ public static class BenchCommand
             Console.WriteLine($"ceiling: {ceiling / 1e9:F1} GFLOP/s");
 
             var rng = new Random(1);
-            var tokens = new ushort[Math.Max(100_000, b * (t + 1) * 4)];
-            for (int i = 0; i < tokens.Length; i++) tokens[i] = (ushort)rng.Next(config.VocabSize);
-            var data = new TrainingData(tokens, tokens[..(t + 1)], null);
+            var stream = new ushort[Math.Max(100_000, b * (t + 1) * 4)];
+            for (int i = 0; i < stream.Length; i++) stream[i] = (ushort)rng.Next(config.VocabSize);
+            var data = new TrainingData(stream, stream[..(t + 1)], null);
             string dir = Path.Combine(Path.GetTempPath(), "webllm-bench-" + Guid.NewGuid().ToString("N"));
             using var trainer = Trainer.Create(config, options with { PeakFlops = ceiling }, data, dir);
             Console.WriteLine($"{name}: {config.ParameterCount:N0} parameters, batch {b}×{t}, {w} warm-up + {n} timed steps");

@@ -165,4 +165,19 @@ public class CliTests
         Assert.Contains("corpus.txt", bad.Stderr);
         Assert.False(Directory.Exists(Path.Combine(dir, "nope", "checkpoints", "step_00000000")));
     }
+
+    [Fact]
+    public void Inference_bench_reports_decode_speed_against_the_bandwidth_ceiling()
+    {
+        var r = Webllm.Run(Webllm.TempDir(), "bench", "--inference", "--presets", "tiny", "--tokens", "8", "--recompute-tokens", "20", "--streams", "1", "2");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(r.Lines[^1]);
+        var root = json.RootElement;
+        Assert.Equal("tiny", root.GetProperty("preset").GetString());
+        double ceiling = root.GetProperty("bandwidthGBps").GetDouble() * 1e9 / (root.GetProperty("parameters").GetInt64() * 4.0);
+        Assert.Equal(ceiling, root.GetProperty("ceilingTokensPerSecond").GetDouble(), 3);
+        Assert.True(root.GetProperty("decodeTokensPerSecond").GetDouble() > 0);
+        Assert.True(root.GetProperty("recomputeSpeedup").GetDouble() > 0);
+        Assert.Equal(2, root.GetProperty("concurrentTokensPerSecond").EnumerateObject().Count());
+    }
 }

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using WebLlm.Training;
+using WebLlm.Training.Model;
+using WebLlm.Training.Sampling;
+using WebLlm.Training.Tokenization;
+using static TorchSharp.torch;
+
+namespace WebLlm.Cli;
+
+/// <summary>What <c>webllm bench --inference</c> prints last for each preset, as one JSON line.</summary>
+public sealed record InferenceBenchResult(
+    string Preset, long Parameters, double WeightMegabytes, int Threads, double BandwidthGBps, double CeilingTokensPerSecond,
+    double DecodeTokensPerSecond, double Fraction, int LongPromptTokens, double TimeToFirstTokenMs,
+    int RecomputeTokens, double RecomputeSpeedup, IReadOnlyDictionary<int, double> ConcurrentTokensPerSecond);
+
+/// <summary>
+/// Single-stream decode speed against the memory-bandwidth ceiling: at batch 1 every token reads every
+/// weight once, so bandwidth / weight bytes bounds tokens/s. Bandwidth is a large tensor copy measured in
+/// the same run. Weights are random: speed does not depend on what a model has learnt.
+/// </summary>
+public static class InferenceBench
+{
+    public static int Run(IReadOnlyList<string> presets, int tokens, int recomputeTokens, int[] streams)
+    {
+        var device = Devices.Resolve("cpu");
+        double bandwidth = MeasureBandwidth(device);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"memory bandwidth (tensor copy): {bandwidth / 1e9:F1} GB/s, {get_num_threads()} threads"));
+        var tokenizer = SyntheticTokenizer(50257);
+        var results = new List<InferenceBenchResult>();
+        foreach (var name in presets)
+        {
+            var config = GptConfig.FromPreset(name);
+            using var model = new Gpt(config, seed: 1);
+            model.eval();
+            var sampler = new Sampler(model, tokenizer);
+            double weightBytes = config.ParameterCount * 4.0;
+            double ceiling = bandwidth / weightBytes;
+
+            int n = Math.Min(tokens, config.BlockSize - 16);
+            var options = new SamplingOptions { MaxNewTokens = n, Temperature = 0.8, TopK = 200, Seed = 7 };
+            Decode(sampler, Prompt(16), options with { MaxNewTokens = 4 }); // warm-up
+            var (_, decode) = Decode(sampler, Prompt(16), options);
+
+            int longPrompt = Math.Min(512, config.BlockSize - 1);
+            var (ttft, _) = Decode(sampler, Prompt(longPrompt), options with { MaxNewTokens = 1 });
+
+            int r = Math.Min(recomputeTokens, config.BlockSize - 1);
+            double speedup = double.NaN;
+            if (r > 0)
+            {
+                var quick = options with { MaxNewTokens = r };
+                double cached = Time(() => Decode(sampler, Prompt(1), quick));
+                double recomputed = Time(() => Decode(sampler, Prompt(1), quick with { UseKvCache = false }));
+                speedup = recomputed / cached;
+            }
+
+            var concurrent = new Dictionary<int, double>();
+            foreach (int k in streams)
+            {
+                var sw = Stopwatch.StartNew();
+                Parallel.For(0, k, new ParallelOptions { MaxDegreeOfParallelism = k }, i => Decode(sampler, Prompt(16), options with { Seed = (ulong)i }));
+                concurrent[k] = k * n / sw.Elapsed.TotalSeconds;
+            }
+
+            var result = new InferenceBenchResult(name, config.ParameterCount, weightBytes / 1e6, get_num_threads(), bandwidth / 1e9,
+                ceiling, decode, decode / ceiling, longPrompt, ttft, r, speedup, concurrent);
+            results.Add(result);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name}: {config.ParameterCount:N0} parameters ({weightBytes / 1e6:F0} MB): decode {decode:F1} tok/s of a {ceiling:F1} tok/s ceiling " +
+                $"({decode / ceiling:P1}); first token after {longPrompt} prompt tokens {ttft:F0} ms; KV cache {speedup:F1}× faster than recomputing {r} tokens; " +
+                $"concurrent: {string.Join(", ", concurrent.Select(c => $"{c.Key} → {c.Value:F1} tok/s"))}"));
+        }
+        foreach (var result in results)
+            Console.WriteLine(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
+        return CliRunner.Ok;
+    }
+
+    /// <summary>(ms to the first token, tokens/s after it).</summary>
+    private static (double FirstTokenMs, double TokensPerSecond) Decode(Sampler sampler, int[] prompt, SamplingOptions options)
+    {
+        var sw = Stopwatch.StartNew();
+        double first = 0;
+        int count = 0;
+        foreach (var _ in sampler.Generate(prompt, options))
+        {
+            if (count++ == 0) first = sw.Elapsed.TotalMilliseconds;
+        }
+        double rest = sw.Elapsed.TotalMilliseconds - first;
+        return (first, count > 1 ? (count - 1) / (rest / 1000) : double.NaN);
+    }
+
+    private static double Time(Action action)
+    {
+        var sw = Stopwatch.StartNew();
+        action();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    private static int[] Prompt(int length) => Enumerable.Range(0, length).Select(i => (i * 7919 + 13) % 50000).ToArray();
+
+    /// <summary>Median bytes/s of copying a 256 MB tensor (each copy reads and writes every byte).</summary>
+    public static double MeasureBandwidth(Device device)
+    {
+        using var scope = NewDisposeScope();
+        long elements = 64L * 1024 * 1024;
+        var source = ones(elements, device: device);
+        var target = empty(elements, device: device);
+        target.copy_(source);
+        var rates = new List<double>();
+        for (int i = 0; i < 7; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            target.copy_(source);
+            MatmulCeilingSync(device);
+            rates.Add(2.0 * elements * 4 / sw.Elapsed.TotalSeconds);
+        }
+        rates.Sort();
+        return rates[rates.Count / 2];
+    }
+
+    private static void MatmulCeilingSync(Device device)
+    {
+        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
+    }
+
+    /// <summary>A stand-in for GPT-2's tokenizer with the same vocabulary size, so the benchmark needs no files.</summary>
+    private static Tokenizer SyntheticTokenizer(int size) =>
+        new CharTokenizer(new string(Enumerable.Range(0x100, size + 0x800).Where(c => c is < 0xD800 or > 0xDFFF).Take(size).Select(c => (char)c).ToArray()));
+}
