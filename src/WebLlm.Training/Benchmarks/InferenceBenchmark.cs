@@ -1,15 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using WebLlm.Training;
 using WebLlm.Training.Model;
 using WebLlm.Training.Sampling;
 using WebLlm.Training.Tokenization;
 using static TorchSharp.torch;
 
-namespace WebLlm.Cli;
+namespace WebLlm.Training.Benchmarks;
 
-/// <summary>What <c>webllm bench --inference</c> prints last for each preset, as one JSON line.</summary>
+/// <summary>One preset's decoding numbers.</summary>
 public sealed record InferenceBenchResult(
     string Preset, long Parameters, double WeightMegabytes, int Threads, double BandwidthGBps, double CeilingTokensPerSecond,
     double DecodeTokensPerSecond, double Fraction, int LongPromptTokens, double TimeToFirstTokenMs,
@@ -20,13 +19,13 @@ public sealed record InferenceBenchResult(
 /// weight once, so bandwidth / weight bytes bounds tokens/s. Bandwidth is a large tensor copy measured in
 /// the same run. Weights are random: speed does not depend on what a model has learnt.
 /// </summary>
-public static class InferenceBench
+public static class InferenceBenchmark
 {
-    public static int Run(IReadOnlyList<string> presets, int tokens, int recomputeTokens, int[] streams)
+    public static IReadOnlyList<InferenceBenchResult> Run(IReadOnlyList<string> presets, int tokens, int recomputeTokens, int[] streams, Action<string>? log = null)
     {
         var device = Devices.Resolve("cpu");
         double bandwidth = MeasureBandwidth(device);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"memory bandwidth (tensor copy): {bandwidth / 1e9:F1} GB/s, {get_num_threads()} threads"));
+        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"memory bandwidth (tensor copy): {bandwidth / 1e9:F1} GB/s, {get_num_threads()} threads"));
         var tokenizer = SyntheticTokenizer(50257);
         var results = new List<InferenceBenchResult>();
         foreach (var name in presets)
@@ -67,14 +66,12 @@ public static class InferenceBench
             var result = new InferenceBenchResult(name, config.ParameterCount, weightBytes / 1e6, get_num_threads(), bandwidth / 1e9,
                 ceiling, decode, decode / ceiling, longPrompt, ttft, r, speedup, concurrent);
             results.Add(result);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {config.ParameterCount:N0} parameters ({weightBytes / 1e6:F0} MB): decode {decode:F1} tok/s of a {ceiling:F1} tok/s ceiling " +
                 $"({decode / ceiling:P1}); first token after {longPrompt} prompt tokens {ttft:F0} ms; KV cache {speedup:F1}× faster than recomputing {r} tokens; " +
                 $"concurrent: {string.Join(", ", concurrent.Select(c => $"{c.Key} → {c.Value:F1} tok/s"))}"));
         }
-        foreach (var result in results)
-            Console.WriteLine(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
-        return CliRunner.Ok;
+        return results;
     }
 
     /// <summary>(ms to the first token, tokens/s after it).</summary>
@@ -113,16 +110,11 @@ public static class InferenceBench
         {
             var sw = Stopwatch.StartNew();
             target.copy_(source);
-            MatmulCeilingSync(device);
+            MatmulCeiling.Synchronize(device);
             rates.Add(2.0 * elements * 4 / sw.Elapsed.TotalSeconds);
         }
         rates.Sort();
         return rates[rates.Count / 2];
-    }
-
-    private static void MatmulCeilingSync(Device device)
-    {
-        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
     }
 
     /// <summary>A stand-in for GPT-2's tokenizer with the same vocabulary size, so the benchmark needs no files.</summary>
