@@ -18,6 +18,13 @@ public sealed class WebLlmDb(DbContextOptions<WebLlmDb> options) : DbContext(opt
         // Statuses as their names: the database stays readable and survives reordering the enums.
         configurationBuilder.Properties<Contracts.RunStatus>().HaveConversion<string>().HaveMaxLength(16);
         configurationBuilder.Properties<Contracts.DatasetStatus>().HaveConversion<string>().HaveMaxLength(16);
+        // Everything stored is UTC; SQLite hands DateTime back as Unspecified, which would serialize without a Z.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcConverter>();
+    }
+
+    private sealed class UtcConverter() : Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTime, DateTime>(
+        v => v.ToUniversalTime(), v => DateTime.SpecifyKind(v, DateTimeKind.Utc))
+    {
     }
 
     protected override void OnModelCreating(ModelBuilder b)

@@ -65,7 +65,7 @@ public sealed class RunValidator(RunLimits limits)
         Range("gradAccum", t.GradAccum, 1, limits.MaxGradAccum, "gradient accumulation");
         if (!double.IsFinite(t.LearningRate) || t.LearningRate <= 0 || t.LearningRate > 1)
             Add("learningRate", $"learning rate must be positive, finite and at most 1 (got {t.LearningRate})");
-        if (!double.IsFinite(t.MinLearningRate) || t.MinLearningRate < 0 || t.MinLearningRate > t.LearningRate)
+        else if (!double.IsFinite(t.MinLearningRate) || t.MinLearningRate < 0 || t.MinLearningRate > t.LearningRate)
             Add("minLearningRate", $"min learning rate must be between 0 and the learning rate {t.LearningRate} (got {t.MinLearningRate})");
         Range("warmupSteps", t.WarmupSteps, 0, Math.Max(0, t.MaxSteps), "warmup steps");
         if (!double.IsFinite(t.WeightDecay) || t.WeightDecay < 0) Add("weightDecay", $"weight decay must be 0 or more and finite (got {t.WeightDecay})");
