@@ -15,7 +15,7 @@ public class WebLlmFactory : WebApplicationFactory<Program>
     public WebLlmFactory() : this(null) { }
 
     /// <param name="dataDirectory">An existing data directory to start on (a restart); null makes a fresh one that is deleted on dispose.</param>
-    public WebLlmFactory(string? dataDirectory, Dictionary<string, string>? settings = null)
+    internal WebLlmFactory(string? dataDirectory, Dictionary<string, string>? settings = null)
     {
         ownsDirectory = dataDirectory is null;
         DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("webllm-server-tests-").FullName;
