@@ -36,7 +36,25 @@ public static class Problems
     public static WebApplicationBuilder AddProblems(this WebApplicationBuilder builder)
     {
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
-            ctx.ProblemDetails.Extensions.TryAdd(CodeKey, DefaultCode(ctx.ProblemDetails.Status ?? ctx.HttpContext.Response.StatusCode)));
+        {
+            // A request the server could not read (malformed JSON, a body too large) says what was wrong with it.
+            if (ctx.Exception is BadHttpRequestException bad) ctx.ProblemDetails.Detail ??= bad.Message;
+            ctx.ProblemDetails.Extensions.TryAdd(CodeKey, DefaultCode(ctx.ProblemDetails.Status ?? ctx.HttpContext.Response.StatusCode));
+        });
         return builder;
+    }
+
+    /// <summary>
+    /// Exceptions become ProblemDetails: BadHttpRequestException (thrown for unreadable bodies in Development)
+    /// keeps its 4xx status; anything else is a 500. Empty error responses get a ProblemDetails body too.
+    /// </summary>
+    public static WebApplication UseProblems(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        return app;
     }
 }

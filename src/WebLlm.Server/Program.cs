@@ -22,8 +22,7 @@ builder.AddApiDocs();
 var app = builder.Build();
 
 app.MigrateDatabase();
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseProblems();
 app.UseBlazorFrameworkFiles();
 app.UseStaticFiles();
 
