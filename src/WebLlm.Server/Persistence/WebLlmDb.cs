@@ -35,42 +35,22 @@ public sealed class WebLlmDb(DbContextOptions<WebLlmDb> options) : DbContext(opt
             e.HasIndex(r => r.DatasetId);
             e.HasIndex(r => r.Status);
         });
-        b.Entity<StepMetricEntity>(e =>
-        {
-            e.ToTable("StepMetrics");
-            e.HasIndex(m => new { m.RunId, m.Step }).IsUnique();
-            e.HasOne<RunEntity>().WithMany().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<EvalEntity>(e =>
-        {
-            e.ToTable("Evals");
-            e.HasIndex(m => new { m.RunId, m.Step }).IsUnique();
-            e.HasOne<RunEntity>().WithMany().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<SampleEntity>(e =>
-        {
-            e.ToTable("Samples");
-            e.HasIndex(m => new { m.RunId, m.Step });
-            e.HasOne<RunEntity>().WithMany().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<CheckpointEntity>(e =>
-        {
-            e.ToTable("Checkpoints");
-            e.HasIndex(m => new { m.RunId, m.Step }).IsUnique();
-            e.HasOne<RunEntity>().WithMany().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<RunTransitionEntity>(e =>
-        {
-            e.ToTable("RunTransitions");
-            e.HasIndex(m => m.RunId);
-            e.HasOne<RunEntity>().WithMany().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
-        });
-        b.Entity<SystemMetricEntity>(e =>
-        {
-            e.ToTable("SystemMetrics");
-            e.HasIndex(m => new { m.RunId, m.Utc });
-            e.HasOne<RunEntity>().WithMany().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
-        });
+        // Per-step rows are unique by (run, step): a resumed run never stores a step twice.
+        PerRun<StepMetricEntity>(b, "StepMetrics", unique: true, "RunId", "Step");
+        PerRun<EvalEntity>(b, "Evals", unique: true, "RunId", "Step");
+        PerRun<SampleEntity>(b, "Samples", unique: false, "RunId", "Step");
+        PerRun<CheckpointEntity>(b, "Checkpoints", unique: true, "RunId", "Step");
+        PerRun<RunTransitionEntity>(b, "RunTransitions", unique: false, "RunId");
+        PerRun<SystemMetricEntity>(b, "SystemMetrics", unique: false, "RunId", "Utc");
         b.Entity<DatasetEntity>(e => e.ToTable("Datasets"));
     }
+
+    /// <summary>A table of rows belonging to one run: deleting the run deletes them (ON DELETE CASCADE).</summary>
+    private static void PerRun<T>(ModelBuilder b, string table, bool unique, params string[] index) where T : class =>
+        b.Entity<T>(e =>
+        {
+            e.ToTable(table);
+            e.HasIndex(index).IsUnique(unique);
+            e.HasOne<RunEntity>().WithMany().HasForeignKey("RunId").OnDelete(DeleteBehavior.Cascade);
+        });
 }
