@@ -11,7 +11,11 @@ public sealed record PhaseBreakdown(double Data, double Forward, double Backward
 
 public sealed record TrainingBenchResult(
     string Preset, long Parameters, int BatchSize, int BlockSize, int Threads, int Steps, double MsPerStep,
-    double TokensPerSecond, double AchievedGflops, double CeilingGflops, double Fraction, PhaseBreakdown Phases);
+    double TokensPerSecond, double AchievedGflops, double CeilingGflops, double Fraction, PhaseBreakdown Phases)
+{
+    /// <summary>Peak resident memory of the process so far; in a process that ran only this benchmark, the preset's peak.</summary>
+    public double PeakResidentMegabytes { get; init; }
+}
 
 /// <summary>
 /// Training steps on random tokens (speed does not depend on the data) against the fp32 matrix-product
@@ -55,7 +59,10 @@ public static class TrainingBenchmark
         double achieved = config.TrainingFlopsPerToken(t) * tokensPerSecond;
         return new TrainingBenchResult(o.Preset, config.ParameterCount, o.BatchSize, t, get_num_threads(), o.Steps, ms,
             tokensPerSecond, achieved / 1e9, peak / 1e9, achieved / peak,
-            new PhaseBreakdown(data, fwd, bwd, clip, opt, Math.Max(0, ms - data - fwd - bwd - clip - opt)));
+            new PhaseBreakdown(data, fwd, bwd, clip, opt, Math.Max(0, ms - data - fwd - bwd - clip - opt)))
+        {
+            PeakResidentMegabytes = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1e6,
+        };
     }
 
     public static double MeasureCeiling(double seconds, Action<string>? log = null)

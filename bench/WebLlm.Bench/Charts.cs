@@ -1,0 +1,111 @@
+using ScottPlot;
+using WebLlm.Training.Benchmarks;
+
+namespace WebLlm.Bench;
+
+/// <summary>The PNG charts linked from docs/PERFORMANCE.md.</summary>
+internal static class Charts
+{
+    private const int Width = 900, Height = 450;
+
+    public static void Size(string path, IReadOnlyList<TrainingBenchResult> results)
+    {
+        var plot = new Plot();
+        var bars = plot.Add.Bars(results.Select(r => r.Fraction * 100).ToArray());
+        for (int i = 0; i < results.Count; i++) bars.Bars[i].Label = $"{results[i].TokensPerSecond:F0} tok/s";
+        bars.ValueLabelStyle.FontSize = 14;
+        Labels(plot, results.Select(r => $"{r.Preset}\n{r.Parameters / 1e6:F0}M").ToArray());
+        plot.Title("Training: share of the measured fp32 matmul ceiling (batch 4, context 64)");
+        plot.YLabel("% of ceiling (model FLOPs)");
+        plot.Axes.SetLimitsY(0, 100);
+        plot.SavePng(path, Width, Height);
+    }
+
+    public static void Batch(string path, IReadOnlyList<TrainingBenchResult> tiny, IReadOnlyList<TrainingBenchResult> gpt2)
+    {
+        var plot = new Plot();
+        foreach (var (name, series) in new[] { ("tiny", tiny), ("gpt2", gpt2) })
+        {
+            var line = plot.Add.Scatter(series.Select(r => (double)r.BatchSize).ToArray(), series.Select(r => r.Fraction * 100).ToArray());
+            line.LegendText = name;
+            line.LineWidth = 2;
+            line.MarkerSize = 8;
+        }
+        plot.Title("Training: share of the ceiling against batch size (context 64)");
+        plot.XLabel("batch size");
+        plot.YLabel("% of ceiling");
+        plot.Axes.SetLimitsY(0, 100);
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(path, Width, Height);
+    }
+
+    public static void Phases(string path, IReadOnlyList<TrainingBenchResult> results)
+    {
+        var plot = new Plot();
+        string[] names = ["data", "forward", "backward", "clip", "AdamW", "other"];
+        var palette = new ScottPlot.Palettes.Category10();
+        var stacked = new List<Bar>();
+        for (int i = 0; i < results.Count; i++)
+        {
+            var p = results[i].Phases;
+            double[] parts = [p.Data, p.Forward, p.Backward, p.Clip, p.Optimizer, p.Other];
+            double total = parts.Sum(), bottom = 0;
+            for (int k = 0; k < parts.Length; k++)
+            {
+                double share = parts[k] / total * 100;
+                stacked.Add(new Bar { Position = i, ValueBase = bottom, Value = bottom + share, FillColor = palette.GetColor(k) });
+                bottom += share;
+            }
+        }
+        plot.Add.Bars(stacked);
+        for (int k = 0; k < names.Length; k++)
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = names[k], FillColor = palette.GetColor(k) });
+        plot.ShowLegend(Alignment.UpperRight);
+        Labels(plot, results.Select(r => $"{r.Preset}\nbatch {r.BatchSize}").ToArray());
+        plot.Title("Where a training step's time goes");
+        plot.YLabel("% of step time");
+        plot.Axes.SetLimitsY(0, 100);
+        plot.SavePng(path, Width, Height);
+    }
+
+    public static void Inference(string path, IReadOnlyList<InferenceBenchResult> results)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var bars = new List<Bar>();
+        for (int i = 0; i < results.Count; i++)
+        {
+            bars.Add(new Bar { Position = i * 3, Value = results[i].CeilingTokensPerSecond, FillColor = palette.GetColor(0), Label = $"{results[i].CeilingTokensPerSecond:F0}" });
+            bars.Add(new Bar { Position = i * 3 + 1, Value = results[i].DecodeTokensPerSecond, FillColor = palette.GetColor(1), Label = $"{results[i].DecodeTokensPerSecond:F0}" });
+        }
+        plot.Add.Bars(bars);
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "ceiling: bandwidth / weight bytes", FillColor = palette.GetColor(0) });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "measured decode (KV cache)", FillColor = palette.GetColor(1) });
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            results.Select((_, i) => i * 3 + 0.5).ToArray(), results.Select(r => r.Preset).ToArray());
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => $"{v:F0}" };
+        plot.Title("Single-stream decode tokens/s (batch 1)");
+        plot.YLabel("tokens/s");
+        plot.SavePng(path, Width, Height);
+    }
+
+    public static void Memory(string path, MemoryResult m)
+    {
+        var plot = new Plot();
+        var training = plot.Add.Scatter(m.TrainingRss.Select(p => (double)p.X).ToArray(), m.TrainingRss.Select(p => p.Megabytes).ToArray());
+        training.LegendText = $"training steps (0 … {m.TrainingSteps})";
+        var inference = plot.Add.Scatter(m.InferenceRss.Select(p => (double)p.X * m.TrainingSteps / m.Requests).ToArray(), m.InferenceRss.Select(p => p.Megabytes).ToArray());
+        inference.LegendText = $"generations (0 … {m.Requests}, scaled to the same axis)";
+        plot.Title("Resident memory after warm-up");
+        plot.XLabel("training step");
+        plot.YLabel("RSS (MB)");
+        double max = m.TrainingRss.Concat(m.InferenceRss).Max(p => p.Megabytes);
+        plot.Axes.SetLimitsY(0, max * 1.2);
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(path, Width, Height);
+    }
+
+    private static void Labels(Plot plot, string[] labels) =>
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Enumerable.Range(0, labels.Length).Select(i => (double)i).ToArray(), labels);
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using WebLlm.Bench;
+using WebLlm.Training.Benchmarks;
+
+// The performance suite behind docs/PERFORMANCE.md: every number is measured here, in one run, next to the
+// machine's own ceilings (matrix product for training, memory bandwidth for decoding), and plotted.
+//   dotnet run --project bench/WebLlm.Bench -c Release -- [--quick] [--out docs/perf]
+bool quick = args.Contains("--quick");
+int outAt = Array.IndexOf(args, "--out");
+string outDir = Path.GetFullPath(outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine("docs", "perf"));
+Directory.CreateDirectory(outDir);
+var report = new Report(outDir);
+var cli = new Webllm();
+
+report.Line($"# Benchmark run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+report.Line($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9:F0} GB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+report.Line("");
+
+// 1. Training: model size at batch 4, context 64; the two targets; batch scaling.
+string[] presets = quick ? ["tiny", "baby", "gpt2"] : ["tiny", "baby", "gpt2", "gpt2-medium"];
+var bySize = presets.Select(p => cli.Train(p, batch: 4, block: 64, steps: p.StartsWith("gpt2", StringComparison.Ordinal) ? 3 : 8)).ToList();
+var tinyTarget = cli.Train("tiny", batch: 12, block: 64, steps: 10);
+int[] tinyBatches = quick ? [1, 4, 12] : [1, 2, 4, 8, 12, 16];
+int[] gpt2Batches = quick ? [1, 4] : [1, 2, 4, 8];
+var tinyByBatch = tinyBatches.Select(b => b == 12 ? tinyTarget : cli.Train("tiny", b, 64, 8)).ToList();
+var gpt2ByBatch = gpt2Batches.Select(b => b == 4 ? bySize.First(r => r.Preset == "gpt2") : cli.Train("gpt2", b, 64, 3)).ToList();
+
+report.Training("Training by model size (batch 4, context 64)", bySize);
+report.Training("Training by batch size", [.. tinyByBatch, .. gpt2ByBatch]);
+report.Phases(bySize.Append(tinyTarget).ToList());
+Charts.Size(Path.Combine(outDir, "training-by-size.png"), bySize);
+Charts.Batch(Path.Combine(outDir, "training-by-batch.png"), tinyByBatch, gpt2ByBatch);
+Charts.Phases(Path.Combine(outDir, "training-phases.png"), bySize.Append(tinyTarget).ToList());
+
+// 2. Inference: decode against the bandwidth ceiling, TTFT, KV cache vs recomputation, concurrency.
+var inference = cli.Inference(quick ? ["tiny", "gpt2"] : ["tiny", "baby", "gpt2"], tokens: 64, recomputeTokens: 256);
+report.Inference(inference);
+Charts.Inference(Path.Combine(outDir, "inference.png"), inference);
+
+// 3. Memory: resident set over many training steps and many generations, in this process.
+var memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, report.Line);
+report.Memory(memory);
+Charts.Memory(Path.Combine(outDir, "memory.png"), memory);
+
+File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(new { bySize, tinyTarget, tinyByBatch, gpt2ByBatch, inference, memory }, Report.Json));
+report.Save();
+Console.WriteLine($"wrote {outDir}");
+
+namespace WebLlm.Bench
+{
+    /// <summary>Runs the built <c>webllm</c> as a child process per measurement and reads its JSON line.</summary>
+    internal sealed class Webllm
+    {
+        private readonly string dll = Path.Combine(AppContext.BaseDirectory, "webllm.dll");
+
+        public TrainingBenchResult Train(string preset, int batch, int block, int steps) =>
+            Last<TrainingBenchResult>("bench", "--preset", preset, "--batch-size", $"{batch}", "--block-size", $"{block}",
+                "--steps", $"{steps}", "--warmup-steps", "1", "--threads", $"{Environment.ProcessorCount}", "--ceiling-seconds", "3");
+
+        public List<InferenceBenchResult> Inference(string[] presets, int tokens, int recomputeTokens)
+        {
+            var output = Run(["bench", "--inference", "--presets", .. presets, "--tokens", $"{tokens}", "--recompute-tokens", $"{recomputeTokens}", "--streams", "1", "2", "4"]);
+            return output.Where(l => l.StartsWith('{')).Select(l => JsonSerializer.Deserialize<InferenceBenchResult>(l, Report.Json)!).ToList();
+        }
+
+        private T Last<T>(params string[] args) => JsonSerializer.Deserialize<T>(Run(args).Last(l => l.StartsWith('{')), Report.Json)!;
+
+        private List<string> Run(string[] args)
+        {
+            Console.WriteLine("webllm " + string.Join(' ', args));
+            var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true };
+            psi.ArgumentList.Add(dll);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var process = Process.Start(psi)!;
+            var lines = new List<string>();
+            while (process.StandardOutput.ReadLine() is { } line)
+            {
+                Console.WriteLine("  " + line);
+                lines.Add(line);
+            }
+            process.WaitForExit();
+            if (process.ExitCode != 0) throw new InvalidOperationException($"webllm {string.Join(' ', args)} exited with {process.ExitCode}");
+            return lines;
+        }
+    }
+
+    /// <summary>Markdown tables of the results, written next to the charts.</summary>
+    internal sealed class Report(string dir)
+    {
+        public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
+        private readonly StringBuilder text = new();
+
+        public void Line(string line)
+        {
+            Console.WriteLine(line);
+            text.AppendLine(line);
+        }
+
+        private void Row(params object[] cells) =>
+            Line("| " + string.Join(" | ", cells.Select(c => Convert.ToString(c, CultureInfo.InvariantCulture))) + " |");
+
+        public void Training(string title, IEnumerable<TrainingBenchResult> results)
+        {
+            Line($"## {title}");
+            Line("");
+            Row("preset", "parameters", "batch × context", "ms/step", "tokens/s", "GFLOP/s", "ceiling GFLOP/s", "fraction", "peak RSS MB");
+            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
+            foreach (var r in results)
+                Row(r.Preset, r.Parameters.ToString("N0", CultureInfo.InvariantCulture), $"{r.BatchSize} × {r.BlockSize}", $"{r.MsPerStep:F0}",
+                    $"{r.TokensPerSecond:F0}", $"{r.AchievedGflops:F1}", $"{r.CeilingGflops:F1}", $"{r.Fraction:P1}", $"{r.PeakResidentMegabytes:F0}");
+            Line("");
+        }
+
+        public void Phases(IEnumerable<TrainingBenchResult> results)
+        {
+            Line("## Where a training step's time goes (median ms)");
+            Line("");
+            Row("preset", "batch", "data", "forward", "backward", "clip", "AdamW", "other");
+            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
+            foreach (var r in results)
+            {
+                var p = r.Phases;
+                Row(r.Preset, r.BatchSize, $"{p.Data:F1}", $"{p.Forward:F0}", $"{p.Backward:F0}", $"{p.Clip:F0}", $"{p.Optimizer:F0}", $"{p.Other:F0}");
+            }
+            Line("");
+        }
+
+        public void Inference(IEnumerable<InferenceBenchResult> results)
+        {
+            Line("## Decoding (batch 1, KV cache)");
+            Line("");
+            Row("preset", "weights MB", "bandwidth GB/s", "ceiling tok/s", "decode tok/s", "fraction", "TTFT", "KV cache speed-up", "1 / 2 / 4 streams tok/s");
+            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
+            foreach (var r in results)
+                Row(r.Preset, $"{r.WeightMegabytes:F0}", $"{r.BandwidthGBps:F1}", $"{r.CeilingTokensPerSecond:F0}", $"{r.DecodeTokensPerSecond:F0}",
+                    $"{r.Fraction:P1}", $"{r.TimeToFirstTokenMs:F0} ms ({r.LongPromptTokens} tokens)", $"{r.RecomputeSpeedup:F1}× ({r.RecomputeTokens} tokens)",
+                    string.Join(" / ", r.ConcurrentTokensPerSecond.OrderBy(c => c.Key).Select(c => c.Value.ToString("F0", CultureInfo.InvariantCulture))));
+            Line("");
+        }
+
+        public void Memory(MemoryResult m)
+        {
+            Line("## Memory");
+            Line("");
+            Line($"- training ({m.TrainingSteps} steps after warm-up): resident {m.TrainingRss[0].Megabytes:F0} → {m.TrainingRss[^1].Megabytes:F0} MB ({m.TrainingGrowth:P1}); live tensors {m.TensorsBefore} → {m.TensorsAfterTraining}");
+            Line($"- inference ({m.Requests} generations): resident {m.InferenceRss[0].Megabytes:F0} → {m.InferenceRss[^1].Megabytes:F0} MB ({m.InferenceGrowth:P1}); live tensors → {m.TensorsAfterInference}");
+            Line("");
+        }
+
+        public void Save() => File.WriteAllText(Path.Combine(dir, "results.md"), text.ToString());
+    }
+}
