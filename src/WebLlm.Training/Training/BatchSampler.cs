@@ -41,6 +41,6 @@ public sealed class BatchSampler
                 y[b * BlockSize + t] = tokens[start + t + 1];
             }
         }
-        return (tensor(x, [BatchSize, BlockSize]).to(device), tensor(y, [BatchSize, BlockSize]).to(device));
+        return (Devices.ToDevice(tensor(x, [BatchSize, BlockSize]), device), Devices.ToDevice(tensor(y, [BatchSize, BlockSize]), device));
     }
 }
