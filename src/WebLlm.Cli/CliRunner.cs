@@ -41,6 +41,11 @@ public static class CliRunner
             Console.Error.WriteLine("webllm: " + OneLine(e.Message));
             return BadArguments;
         }
+        catch (HttpRequestException e)
+        {
+            Console.Error.WriteLine("webllm: " + OneLine(e.Message));
+            return Failure;
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Console.Error.WriteLine("webllm: failed: " + OneLine(e.Message));

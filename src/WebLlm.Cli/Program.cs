@@ -11,5 +11,6 @@ var root = new RootCommand("WebLlm: train GPT-2 style language models from scrat
     BenchCommand.Create(),
     ImportCommand.Create(),
     ExportCommand.Create(),
+    WatchCommand.Create(),
 };
 return CliRunner.Run(root, args);

@@ -8,6 +8,7 @@ public static class ApiRoutes
     public const string ApiHealth = "/api/health";
     public const string Presets = "/api/presets";
     public const string Runs = "/api/runs";
+    public const string ExternalRuns = "/api/runs/external";
     public const string Datasets = "/api/datasets";
     public const string TrainingHub = "/hubs/training";
 

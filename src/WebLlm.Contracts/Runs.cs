@@ -74,6 +74,8 @@ public sealed record RunDto
     /// <summary>Estimated seconds to MaxSteps at the recent speed; null when not running.</summary>
     public double? EtaSeconds { get; init; }
     public long? LatestCheckpointStep { get; init; }
+    /// <summary>The engine of an external run (e.g. "llm.c"); null for runs WebLlm trains itself.</summary>
+    public string? Engine { get; init; }
 }
 
 /// <summary>A stored status change, with why it happened.</summary>
