@@ -50,6 +50,9 @@ public static class ErrorCodes
     public const string InvalidText = "invalid_text";
     public const string TokenizerUnavailable = "tokenizer_unavailable";
     public const string InternalError = "internal_error";
+    public const string ApiKeyRequired = "api_key_required";
+    public const string Unauthorized = "unauthorized";
+    public const string NotExternal = "not_external";
     /// <summary>A request the server could not read at all, e.g. a malformed JSON body.</summary>
     public const string BadRequest = "bad_request";
 }

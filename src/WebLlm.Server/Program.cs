@@ -1,5 +1,6 @@
 using WebLlm.Server;
 using WebLlm.Server.Datasets;
+using WebLlm.Server.External;
 using WebLlm.Server.Inference;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
@@ -29,6 +30,7 @@ app.UseStaticFiles();
 app.MapInfo();
 app.MapPresets();
 app.MapRuns();
+app.MapExternalRuns();
 app.MapGenerate();
 app.MapDatasets();
 app.MapTrainingHub();

@@ -11,6 +11,9 @@ public sealed class WebLlmOptions
     /// <summary>Folder holding GPT-2's <c>encoder.json</c> and <c>vocab.bpe</c>; empty means the cache under the data directory.</summary>
     public string? Gpt2VocabDirectory { get; set; }
 
+    /// <summary>Bearer key for clients; metric ingestion for external runs is refused while it is empty.</summary>
+    public string? ApiKey { get; set; }
+
     /// <summary>Largest accepted dataset upload (all files of one request together).</summary>
     public long MaxUploadBytes { get; set; } = 100L * 1024 * 1024;
 

@@ -28,6 +28,10 @@ public sealed class RunEntity
     public double? TokensPerSecond { get; set; }
     public double? Mfu { get; set; }
     public long? LatestCheckpointStep { get; set; }
+    /// <summary>The engine of an external run (metrics ingested, not trained here); null for WebLlm's own runs.</summary>
+    public string? Engine { get; set; }
+    /// <summary>Where an external run's metrics come from (a log path), for display.</summary>
+    public string? Source { get; set; }
 }
 
 /// <summary>One optimizer step. Non-finite values are NULL with <see cref="NonFinite"/> set.</summary>

@@ -16,9 +16,11 @@ public static class RunMapping
         var model = JsonSerializer.Deserialize<ModelConfigDto>(r.ModelConfigJson, Json)!;
         var training = JsonSerializer.Deserialize<TrainingConfigDto>(r.TrainingConfigJson, Json)!;
         long tokensPerStep = (long)training.BatchSize * training.BlockSize * training.GradAccum;
-        double? eta = r.Status == RunStatus.Running && r.TokensPerSecond is > 0
-            ? (training.MaxSteps - r.CurrentStep) * tokensPerStep / r.TokensPerSecond.Value
-            : null;
+        double? eta = r.Status != RunStatus.Running ? null
+            : r.TokensPerSecond is > 0 && tokensPerStep > 0 ? (training.MaxSteps - r.CurrentStep) * tokensPerStep / r.TokensPerSecond.Value
+            : r.Engine is not null && r.CurrentStep > 0 && r.ElapsedSeconds > 0 && training.MaxSteps > r.CurrentStep
+                ? (training.MaxSteps - r.CurrentStep) * r.ElapsedSeconds / r.CurrentStep // external: the pace so far
+                : null;
         return new RunDto
         {
             Id = r.Id,
@@ -42,6 +44,7 @@ public static class RunMapping
             TokensPerSecond = r.TokensPerSecond,
             Mfu = r.Mfu,
             EtaSeconds = eta,
+            Engine = r.Engine,
             LatestCheckpointStep = r.LatestCheckpointStep,
         };
     }

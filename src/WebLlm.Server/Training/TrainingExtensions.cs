@@ -24,6 +24,7 @@ public static class TrainingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainingService>());
         builder.Services.AddHostedService<SystemSampler>();
         builder.Services.AddSingleton<InferenceCache>();
+        builder.Services.AddSingleton<External.ExternalIngestor>();
         return builder;
     }
 

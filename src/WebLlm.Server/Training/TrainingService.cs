@@ -33,6 +33,8 @@ public sealed class TrainingService(
 {
     private readonly Lock gate = new();
     private readonly Dictionary<int, RunStatus> statuses = [];
+    /// <summary>Runs another engine trains: their status follows what the watcher reports; they never use the device.</summary>
+    private readonly HashSet<int> external = [];
     private readonly LinkedList<int> queue = new();
     private readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly WebLlmOptions settings = options.Value;
@@ -80,7 +82,8 @@ public sealed class TrainingService(
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
-        foreach (var run in await db.Runs.Where(r => r.Status == RunStatus.Running).ToListAsync(ct))
+        // External runs keep their status: the engine goes on training while this server restarts.
+        foreach (var run in await db.Runs.Where(r => r.Status == RunStatus.Running && r.Engine == null).ToListAsync(ct))
         {
             string checkpoints = Path.Combine(RunDirectory(run.Id), "checkpoints");
             Checkpoint.CleanTemporary(checkpoints);
@@ -94,12 +97,13 @@ public sealed class TrainingService(
             log.LogWarning("Run {RunId} was left running; marked Interrupted at checkpoint step {Step}", run.Id, step);
         }
         await db.SaveChangesAsync(ct);
-        var all = await db.Runs.AsNoTracking().OrderBy(r => r.Id).Select(r => new { r.Id, r.Status }).ToListAsync(ct);
+        var all = await db.Runs.AsNoTracking().OrderBy(r => r.Id).Select(r => new { r.Id, r.Status, r.Engine }).ToListAsync(ct);
         lock (gate)
         {
             foreach (var r in all)
             {
                 statuses[r.Id] = r.Status;
+                if (r.Engine is not null) external.Add(r.Id);
                 if (r.Status == RunStatus.Queued) queue.AddLast(r.Id);
             }
         }
@@ -117,6 +121,48 @@ public sealed class TrainingService(
             started = TryStartNextLocked();
         }
         if (started is not null) await started;
+    }
+
+    /// <summary>An external run row was just inserted; it is Running from now on, without the device.</summary>
+    public async Task AddExternalAsync(int runId, string reason)
+    {
+        await ready.Task;
+        Task committed;
+        lock (gate)
+        {
+            external.Add(runId);
+            statuses[runId] = RunStatus.Queued;
+            committed = TransitionLocked(runId, RunStatus.Queued, RunStatus.Running, reason);
+        }
+        await committed;
+    }
+
+    /// <summary>
+    /// The watcher of an external run reports a status: Running, Completed, Stopped or Failed. Final states stay
+    /// final (a 409), so a stale watcher cannot revive a finished run.
+    /// </summary>
+    public async Task<CommandResult> ExternalStatusAsync(int runId, RunStatus to, string reason)
+    {
+        await ready.Task;
+        Task committed;
+        lock (gate)
+        {
+            if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
+            if (!external.Contains(runId)) return new(CommandOutcome.Invalid, "Only external runs take metrics and status from outside.");
+            if (status == to) return new(CommandOutcome.NoOp);
+            if (status is RunStatus.Completed or RunStatus.Stopped or RunStatus.Failed)
+                return new(CommandOutcome.Invalid, $"The run is {status}; a finished run does not change.");
+            if (to is not (RunStatus.Running or RunStatus.Completed or RunStatus.Stopped or RunStatus.Failed))
+                return new(CommandOutcome.Invalid, $"An external run can be Running, Completed, Stopped or Failed, not {to}.");
+            committed = TransitionLocked(runId, status, to, reason);
+        }
+        await committed;
+        return new(CommandOutcome.Done);
+    }
+
+    public bool IsExternal(int runId)
+    {
+        lock (gate) return external.Contains(runId);
     }
 
     public async Task<CommandResult> PauseAsync(int runId)
@@ -181,6 +227,9 @@ public sealed class TrainingService(
             if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
             switch (status)
             {
+                case RunStatus.Running when external.Contains(runId):
+                    committed = TransitionLocked(runId, status, RunStatus.Stopped, "stopped watching");
+                    break;
                 case RunStatus.Running when current?.RunId == runId:
                     if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.NoOp, "Already stopping.");
                     current.Request = Request.Stop; // wins over a pending pause
@@ -208,6 +257,7 @@ public sealed class TrainingService(
             if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
             if (status is RunStatus.Queued or RunStatus.Running) return new(CommandOutcome.Invalid, $"The run is {status}; stop or pause it first.");
             statuses.Remove(runId);
+            external.Remove(runId);
             return new(CommandOutcome.Done);
         }
     }

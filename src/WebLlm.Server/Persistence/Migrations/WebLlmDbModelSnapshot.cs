@@ -169,6 +169,9 @@ namespace WebLlm.Server.Persistence.Migrations
                     b.Property<DateTime?>("EndedUtc")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Engine")
+                        .HasColumnType("TEXT");
+
                     b.Property<double?>("LastLoss")
                         .HasColumnType("REAL");
 
@@ -191,6 +194,9 @@ namespace WebLlm.Server.Persistence.Migrations
 
                     b.Property<string>("Preset")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Source")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime?>("StartedUtc")

@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using WebLlm.Contracts;
+
+namespace WebLlm.Server.Tests;
+
+public sealed class ExternalRunTests : IAsyncLifetime
+{
+    private const string Key = "s3cret-test-key";
+    private readonly WebLlmFactory factory = new(null, new Dictionary<string, string> { ["WebLlm:ApiKey"] = Key });
+    private HttpClient http = null!;
+
+    public Task InitializeAsync()
+    {
+        http = factory.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await factory.DisposeAsync();
+
+    private async Task<RunDto> CreateAsync(string name = "llmc-124M")
+    {
+        var response = await http.PostAsJsonAsync(ApiRoutes.ExternalRuns, new CreateExternalRunRequest { Name = name, Engine = "llm.c", MaxSteps = 100, Source = "/runs/main.log" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<RunDto>())!;
+    }
+
+    private async Task<(HttpStatusCode Status, IngestResult? Result, string Body)> IngestAsync(int id, IngestMetricsRequest request)
+    {
+        var response = await http.PostAsJsonAsync(ApiRoutes.RunMetrics(id), request);
+        string body = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, response.IsSuccessStatusCode ? System.Text.Json.JsonSerializer.Deserialize<IngestResult>(body, System.Text.Json.JsonSerializerOptions.Web) : null, body);
+    }
+
+    [Fact]
+    public async Task Ingested_steps_show_like_a_local_run_once_each_and_the_run_finishes()
+    {
+        var run = await CreateAsync();
+        Assert.Equal(RunStatus.Running, run.Status);
+        Assert.Equal("llm.c", run.Engine);
+
+        var first = await IngestAsync(run.Id, new IngestMetricsRequest
+        {
+            Steps = [new IngestStep(1, 10.9, 6e-6, 14.9), new IngestStep(2, 10.5, 1.2e-5, 12.0, Milliseconds: 250), new IngestStep(3, null)],
+            Evals = [new IngestEval(0, 11.0)],
+        });
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal((3, 0, 1, 3L), (first.Result!.AcceptedSteps, first.Result.DuplicateSteps, first.Result.AcceptedEvals, first.Result.LastStep));
+
+        // A restarted watcher sends the log again, plus one new line.
+        var again = await IngestAsync(run.Id, new IngestMetricsRequest { Steps = [new IngestStep(2, 10.5), new IngestStep(3, 9.9), new IngestStep(4, 9.7)] });
+        Assert.Equal((1, 2), (again.Result!.AcceptedSteps, again.Result.DuplicateSteps));
+
+        var api = new Api(http);
+        var done = await IngestAsync(run.Id, new IngestMetricsRequest { Status = RunStatus.Completed, Reason = "log read to the end" });
+        Assert.Equal(RunStatus.Completed, done.Result!.Status);
+        var page = await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id));
+        Assert.Equal([1L, 2, 3, 4], page!.Steps.Select(s => s.Step));
+        Assert.True(page.Steps[2].NonFinite);
+        Assert.Null(page.Steps[2].Loss);
+        Assert.Equal(1.2e-5, page.Steps[1].LearningRate);
+        var finished = await api.GetRunAsync(run.Id);
+        Assert.Equal((4L, 9.7, 11.0), (finished.CurrentStep, finished.LastLoss!.Value, finished.BestValLoss!.Value));
+
+        var revive = await IngestAsync(run.Id, new IngestMetricsRequest { Status = RunStatus.Running });
+        Assert.Equal(HttpStatusCode.Conflict, revive.Status);
+        Assert.Contains(ErrorCodes.InvalidTransition, revive.Body);
+    }
+
+    [Fact]
+    public async Task External_runs_cannot_be_paused_or_resumed_and_stop_ends_watching()
+    {
+        var run = await CreateAsync("nano");
+        Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsync(ApiRoutes.RunAction(run.Id, "pause"), null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsync(ApiRoutes.RunAction(run.Id, "resume"), null)).StatusCode);
+        var stop = await http.PostAsync(ApiRoutes.RunAction(run.Id, "stop"), null);
+        Assert.True(stop.IsSuccessStatusCode, await stop.Content.ReadAsStringAsync());
+        Assert.Equal(RunStatus.Stopped, (await new Api(http).GetRunAsync(run.Id)).Status);
+    }
+
+    [Fact]
+    public async Task Ingestion_needs_the_key_and_an_external_run()
+    {
+        var run = await CreateAsync();
+        using var anonymous = factory.CreateClient();
+        var noKey = await anonymous.PostAsJsonAsync(ApiRoutes.RunMetrics(run.Id), new IngestMetricsRequest());
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+        Assert.Contains(ErrorCodes.Unauthorized, await noKey.Content.ReadAsStringAsync());
+        anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key + "x");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsJsonAsync(ApiRoutes.ExternalRuns, new CreateExternalRunRequest { Name = "x", Engine = "y" })).StatusCode);
+
+        var local = await new Api(http).LaunchAsync(Api.Tiny(maxSteps: 5));
+        var wrongRun = await IngestAsync(local.Id, new IngestMetricsRequest { Steps = [new IngestStep(1, 1.0)] });
+        Assert.Equal(HttpStatusCode.Conflict, wrongRun.Status);
+        Assert.Contains(ErrorCodes.NotExternal, wrongRun.Body);
+        Assert.Equal(HttpStatusCode.NotFound, (await IngestAsync(99999, new IngestMetricsRequest())).Status);
+
+        var invalid = await http.PostAsJsonAsync(ApiRoutes.ExternalRuns, new CreateExternalRunRequest { Name = "", Engine = "" });
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        string body = await invalid.Content.ReadAsStringAsync();
+        Assert.Contains("\"name\"", body);
+        Assert.Contains("\"engine\"", body);
+    }
+
+    [Fact]
+    public async Task Without_a_configured_key_external_runs_are_refused()
+    {
+        await using var open = new WebLlmFactory();
+        var response = await open.CreateClient().PostAsJsonAsync(ApiRoutes.ExternalRuns, new CreateExternalRunRequest { Name = "x", Engine = "llm.c" });
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains(ErrorCodes.ApiKeyRequired, await response.Content.ReadAsStringAsync());
+    }
+}
