@@ -65,23 +65,24 @@ public sealed class LogWatcher(HttpClient http, string path, ExternalLogFormat? 
     public async Task<int> RunAsync(int? runId, string name, int? maxSteps, bool once, TimeSpan interval, CancellationToken ct)
     {
         var follower = new LogFollower(path);
+        var lines = follower.ReadNewLines(); // what the log holds already names the engine of a new run
+        format ??= ExternalLog.Detect(lines);
         int id = runId ?? await CreateRunAsync(name, maxSteps, ct);
         Console.WriteLine($"watching {path} → {http.BaseAddress}runs/{id}");
         try
         {
-            do
+            while (true)
             {
-                var lines = follower.ReadNewLines();
                 format ??= ExternalLog.Detect(lines);
                 if (format is ExternalLogFormat f && lines.Count > 0)
                 {
                     var records = lines.Select(l => ExternalLog.Parse(l, f)).OfType<ExternalRecord>().ToList();
                     if (records.Count > 0) await SendAsync(id, records, null, ct);
                 }
-                if (once) break;
+                if (once || ct.IsCancellationRequested) break;
                 await Task.Delay(interval, ct);
+                lines = follower.ReadNewLines();
             }
-            while (!ct.IsCancellationRequested);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
         if (format is null) Console.Error.WriteLine($"webllm: no llm.c or nanoGPT metric lines found in {path}.");

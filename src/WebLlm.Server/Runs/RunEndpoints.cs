@@ -100,7 +100,7 @@ public static class RunEndpoints
     {
         if (maxPoints is < 2) return Problems.Validation("maxPoints", $"maxPoints must be at least 2 (got {maxPoints})");
         if (!await db.Runs.AnyAsync(r => r.Id == id)) return RunNotFound(id);
-        long from = fromStep ?? 1, to = toStep ?? long.MaxValue;
+        long from = fromStep ?? 0, to = toStep ?? long.MaxValue; // external engines log a step 0 (llm.c does)
         var rows = await db.StepMetrics.AsNoTracking().Where(m => m.RunId == id && m.Step >= from && m.Step <= to).OrderBy(m => m.Step).ToListAsync();
         IReadOnlyList<StepMetricDto> steps = rows.Select(RunMapping.ToDto).ToList();
         bool downsampled = maxPoints is int max && steps.Count > max;
