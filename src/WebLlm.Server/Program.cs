@@ -1,6 +1,7 @@
 using WebLlm.Server;
 using WebLlm.Server.Datasets;
 using WebLlm.Server.External;
+using WebLlm.Server.Imports;
 using WebLlm.Server.Inference;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
@@ -31,6 +32,7 @@ app.MapInfo();
 app.MapPresets();
 app.MapRuns();
 app.MapExternalRuns();
+app.MapImports();
 app.MapGenerate();
 app.MapDatasets();
 app.MapTrainingHub();

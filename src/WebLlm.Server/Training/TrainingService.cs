@@ -124,15 +124,20 @@ public sealed class TrainingService(
     }
 
     /// <summary>An external run row was just inserted; it is Running from now on, without the device.</summary>
-    public async Task AddExternalAsync(int runId, string reason)
+    public Task AddExternalAsync(int runId, string reason) => AddAsync(runId, RunStatus.Running, reason, isExternal: true);
+
+    /// <summary>An imported model's run row was just inserted: it is Completed (nothing to train, ready to sample).</summary>
+    public Task AddImportedAsync(int runId, string reason) => AddAsync(runId, RunStatus.Completed, reason, isExternal: false);
+
+    private async Task AddAsync(int runId, RunStatus to, string reason, bool isExternal)
     {
         await ready.Task;
         Task committed;
         lock (gate)
         {
-            external.Add(runId);
+            if (isExternal) external.Add(runId);
             statuses[runId] = RunStatus.Queued;
-            committed = TransitionLocked(runId, RunStatus.Queued, RunStatus.Running, reason);
+            committed = TransitionLocked(runId, RunStatus.Queued, to, reason);
         }
         await committed;
     }
