@@ -37,6 +37,12 @@ public sealed record CreateRunRequest
     public int? CheckpointEvery { get; init; }
     public IReadOnlyList<string>? SamplePrompts { get; init; }
     public long? Seed { get; init; }
+    /// <summary>
+    /// Start from the weights of this run's newest checkpoint (or <see cref="InitFromStep"/>) instead of a fresh
+    /// model: fine-tuning, nanoGPT's init_from. The model's shape is that checkpoint's; the dataset must use its tokenizer.
+    /// </summary>
+    public int? InitFromRunId { get; init; }
+    public long? InitFromStep { get; init; }
 }
 
 /// <summary>The model shape of a run (GPT-2 names).</summary>

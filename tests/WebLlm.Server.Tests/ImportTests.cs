@@ -75,3 +75,28 @@ public sealed class ImportTests : IClassFixture<WebLlmFactory>
         Assert.Contains(ErrorCodes.ValidationFailed, body);
     }
 }
+
+public sealed class FineTuneTests : IClassFixture<WebLlmFactory>
+{
+    private readonly Api api;
+
+    public FineTuneTests(WebLlmFactory factory) => api = new Api(factory.CreateClient());
+
+    [Fact]
+    public async Task A_run_can_start_from_another_runs_checkpoint()
+    {
+        var source = await api.LaunchAsync(Api.Tiny(maxSteps: 10) with { NLayer = 2, NEmbd = 64 });
+        source = await api.WaitForAsync(source.Id, r => r.Status == RunStatus.Completed, "Completed");
+
+        var tuned = await api.LaunchAsync(Api.Tiny(maxSteps: 6) with { Preset = "baby", InitFromRunId = source.Id, LearningRate = 1e-4 });
+        Assert.Equal((2, 64), (tuned.Model.NLayer, tuned.Model.NEmbd)); // the checkpoint's shape, not the preset's
+        tuned = await api.WaitForAsync(tuned.Id, r => r.Status == RunStatus.Completed, "Completed");
+        var first = (await api.Http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(tuned.Id)))!.Steps[0];
+        var scratch = (await api.Http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(source.Id)))!.Steps[0];
+        // Starting from trained weights, the first loss is already below where training from scratch began.
+        Assert.True(first.Loss < scratch.Loss, $"fine-tuning started at {first.Loss}, scratch at {scratch.Loss}");
+
+        var missing = await api.Http.PostAsJsonAsync(ApiRoutes.Runs, Api.Tiny() with { InitFromRunId = 424242 });
+        await Api.AssertProblemAsync(missing, HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed);
+    }
+}

@@ -32,6 +32,8 @@ public sealed class RunEntity
     public string? Engine { get; set; }
     /// <summary>Where an external run's metrics come from (a log path), for display.</summary>
     public string? Source { get; set; }
+    /// <summary>The checkpoint folder a fine-tuning run starts from; null for a run from scratch.</summary>
+    public string? InitFromCheckpoint { get; set; }
 }
 
 /// <summary>One optimizer step. Non-finite values are NULL with <see cref="NonFinite"/> set.</summary>

@@ -4,6 +4,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using System.Text.Json;
 using WebLlm.Contracts;
+using WebLlm.Training.Checkpoints;
+using WebLlm.Training.Data;
+using WebLlm.Training.Model;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Training;
 
@@ -46,8 +49,27 @@ public static class RunEndpoints
         if (dataset is null) return Problems.Validation("datasetId", $"no dataset with id {request.DatasetId}");
         if (dataset.Status != DatasetStatus.Ready)
             return Problems.Conflict(ErrorCodes.DatasetNotReady, $"Dataset {dataset.Id} ({dataset.Name}) is {dataset.Status}; a run can start once it is Ready.");
+        string? initFrom = null;
+        GptConfig? initConfig = null;
+        if (request.InitFromRunId is int sourceId)
+        {
+            var source = await FindAsync(db, sourceId);
+            var checkpoints = source is null ? [] : Checkpoint.List(Path.Combine(training.RunDirectory(sourceId), "checkpoints"));
+            var checkpoint = request.InitFromStep is long step ? checkpoints.FirstOrDefault(c => c.Step == step) : checkpoints.LastOrDefault();
+            if (checkpoint is null)
+                return Problems.Validation("initFromRunId", source is null ? $"no run with id {sourceId}" : $"run {sourceId} has no complete checkpoint{(request.InitFromStep is long s ? $" at step {s}" : "")}");
+            var manifest = Checkpoint.ReadManifest(checkpoint.Directory);
+            var datasetTokenizer = DatasetMeta.Load(dataset.Directory).Tokenizer;
+            if (manifest.Tokenizer.Kind != datasetTokenizer.Kind || manifest.Tokenizer.Vocabulary != datasetTokenizer.Vocabulary)
+                return Problems.Validation("datasetId", $"the dataset's {datasetTokenizer.Kind} tokenizer differs from the {manifest.Tokenizer.Kind} tokenizer run {sourceId} was trained with");
+            initFrom = checkpoint.Directory;
+            initConfig = manifest.Model;
+            // The shape is the checkpoint's: validate the request as if it had asked for exactly that shape.
+            request = request with { NLayer = initConfig.NLayer, NHead = initConfig.NHead, NEmbd = initConfig.NEmbd, BlockSize = Math.Min(request.BlockSize ?? initConfig.BlockSize, initConfig.BlockSize), Bias = initConfig.Bias, Dropout = initConfig.Dropout };
+        }
         var validator = new RunValidator(options.Value.Limits);
         if (validator.Validate(request, dataset) is not var (model, trainingConfig)) return Problems.Validation(validator.Errors);
+        if (initConfig is not null) model = initConfig;
 
         var now = DateTime.UtcNow;
         var run = new RunEntity
@@ -61,6 +83,7 @@ public static class RunEndpoints
             Status = RunStatus.Queued,
             StatusReason = "launched",
             CreatedUtc = now,
+            InitFromCheckpoint = initFrom,
         };
         db.Runs.Add(run);
         await db.SaveChangesAsync();

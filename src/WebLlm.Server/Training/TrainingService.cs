@@ -360,8 +360,8 @@ public sealed class TrainingService(
         var trainOptions = RunMapping.ToTrainOptions(training, settings, peakFlops);
         string runDir = RunDirectory(job.RunId);
         bool resume = job.Started.ResetAfterStep > 0;
-        using var trainer = resume
-            ? Trainer.Resume(runDir, data, trainOptions)
+        using var trainer = resume ? Trainer.Resume(runDir, data, trainOptions)
+            : run.InitFromCheckpoint is { } init ? Trainer.CreateFrom(init, trainOptions, data, runDir)
             : Trainer.Create(RunMapping.ToGptConfig(model), trainOptions, data, runDir);
 
         long tokensPerStep = (long)trainOptions.BatchSize * trainer.BlockSize * trainOptions.GradAccumSteps;

@@ -172,6 +172,9 @@ namespace WebLlm.Server.Persistence.Migrations
                     b.Property<string>("Engine")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("InitFromCheckpoint")
+                        .HasColumnType("TEXT");
+
                     b.Property<double?>("LastLoss")
                         .HasColumnType("REAL");
 
