@@ -9,6 +9,9 @@ using WebLlm.Training.Benchmarks;
 // machine's own ceilings (matrix product for training, memory bandwidth for decoding), and plotted.
 //   dotnet run --project bench/WebLlm.Bench -c Release -- [--quick] [--out docs/perf]
 bool quick = args.Contains("--quick");
+int onlyAt = Array.IndexOf(args, "--only");
+string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard
+bool Run(string section) => only is null || only == section;
 int outAt = Array.IndexOf(args, "--out");
 string outDir = Path.GetFullPath(outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine("docs", "perf"));
 Directory.CreateDirectory(outDir);
@@ -20,13 +23,17 @@ report.Line($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo()
 report.Line("");
 
 // 1. Training: model size at batch 4, context 64; the two targets; batch scaling.
+List<TrainingBenchResult> bySize = [], tinyByBatch = [], gpt2ByBatch = [];
+TrainingBenchResult? tinyTarget = null;
+if (Run("training"))
+{
 string[] presets = quick ? ["tiny", "baby", "gpt2"] : ["tiny", "baby", "gpt2", "gpt2-medium"];
-var bySize = presets.Select(p => cli.Train(p, batch: 4, block: 64, steps: p.StartsWith("gpt2", StringComparison.Ordinal) ? 3 : 8)).ToList();
-var tinyTarget = cli.Train("tiny", batch: 12, block: 64, steps: 10);
+bySize = presets.Select(p => cli.Train(p, batch: 4, block: 64, steps: p.StartsWith("gpt2", StringComparison.Ordinal) ? 3 : 8)).ToList();
+tinyTarget = cli.Train("tiny", batch: 12, block: 64, steps: 10);
 int[] tinyBatches = quick ? [1, 4, 12] : [1, 2, 4, 8, 12, 16];
 int[] gpt2Batches = quick ? [1, 4] : [1, 2, 4, 8];
-var tinyByBatch = tinyBatches.Select(b => b == 12 ? tinyTarget : cli.Train("tiny", b, 64, 8)).ToList();
-var gpt2ByBatch = gpt2Batches.Select(b => b == 4 ? bySize.First(r => r.Preset == "gpt2") : cli.Train("gpt2", b, 64, 3)).ToList();
+tinyByBatch = tinyBatches.Select(b => b == 12 ? tinyTarget : cli.Train("tiny", b, 64, 8)).ToList();
+gpt2ByBatch = gpt2Batches.Select(b => b == 4 ? bySize.First(r => r.Preset == "gpt2") : cli.Train("gpt2", b, 64, 3)).ToList();
 
 report.Training("Training by model size (batch 4, context 64)", bySize);
 report.Training("Training by batch size", [.. tinyByBatch, .. gpt2ByBatch]);
@@ -34,18 +41,36 @@ report.Phases(bySize.Append(tinyTarget).ToList());
 Charts.Size(Path.Combine(outDir, "training-by-size.png"), bySize);
 Charts.Batch(Path.Combine(outDir, "training-by-batch.png"), tinyByBatch, gpt2ByBatch);
 Charts.Phases(Path.Combine(outDir, "training-phases.png"), bySize.Append(tinyTarget).ToList());
+}
 
 // 2. Inference: decode against the bandwidth ceiling, TTFT, KV cache vs recomputation, concurrency.
-var inference = cli.Inference(quick ? ["tiny", "gpt2"] : ["tiny", "baby", "gpt2"], tokens: 64, recomputeTokens: 256);
-report.Inference(inference);
-Charts.Inference(Path.Combine(outDir, "inference.png"), inference);
+List<InferenceBenchResult> inference = [];
+if (Run("inference"))
+{
+    inference = cli.Inference(quick ? ["tiny", "gpt2"] : ["tiny", "baby", "gpt2"], tokens: 64, recomputeTokens: 256);
+    report.Inference(inference);
+    Charts.Inference(Path.Combine(outDir, "inference.png"), inference);
+}
 
 // 3. Memory: resident set over many training steps and many generations, in this process.
-var memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, report.Line);
-report.Memory(memory);
-Charts.Memory(Path.Combine(outDir, "memory.png"), memory);
+MemoryResult? memory = null;
+if (Run("memory"))
+{
+    memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, report.Line);
+    report.Memory(memory);
+    Charts.Memory(Path.Combine(outDir, "memory.png"), memory);
+}
 
-File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(new { bySize, tinyTarget, tinyByBatch, gpt2ByBatch, inference, memory }, Report.Json));
+// 4. The dashboard's cost: the same run in the CLI and in the server with a browser watching.
+DashboardCostResult? dashboard = null;
+if (Run("dashboard"))
+{
+dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 60 : 200, rounds: quick ? 1 : 3, report.Line);
+report.Line($"## Dashboard cost\n\nSame tiny run (batch 12, context 64, {dashboard.Steps} steps, {dashboard.Rounds} alternating rounds): CLI {dashboard.CliMsPerStep:F1} ms/step, " +
+            $"server with every step persisted and Chromium on the run page {dashboard.ServerMsPerStep:F1} ms/step: the server keeps {dashboard.Ratio:P1} of the CLI's speed.\n");
+}
+
+File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(new { bySize, tinyTarget, tinyByBatch, gpt2ByBatch, inference, memory, dashboard }, Report.Json));
 report.Save();
 Console.WriteLine($"wrote {outDir}");
 
@@ -68,7 +93,7 @@ namespace WebLlm.Bench
 
         private T Last<T>(params string[] args) => JsonSerializer.Deserialize<T>(Run(args).Last(l => l.StartsWith('{')), Report.Json)!;
 
-        private List<string> Run(string[] args)
+        public List<string> Run(string[] args)
         {
             Console.WriteLine("webllm " + string.Join(' ', args));
             var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true };
