@@ -18,6 +18,7 @@ builder.AddWebLlmOptions();
 builder.AddPersistence();
 builder.AddTraining();
 builder.AddApiDocs();
+builder.AddInference();
 
 var app = builder.Build();
 
@@ -29,7 +30,7 @@ app.UseStaticFiles();
 app.MapInfo();
 app.MapPresets();
 app.MapRuns();
-app.MapGenerate();
+app.MapInference();
 app.MapDatasets();
 app.MapTrainingHub();
 app.MapApiDocs();
