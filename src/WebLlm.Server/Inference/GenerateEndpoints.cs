@@ -51,6 +51,7 @@ public static class GenerateEndpoints
                 Seed = request.Seed ?? 1337,
                 Stop = request.Stop ?? [],
                 MaxTokensField = "maxTokens",
+                WantLogProbs = true, // each token event carries its id and log-probability
             }, ct);
         }
         catch (GenerationException ex)
