@@ -102,7 +102,7 @@ public static class OpenAiEndpoints
         var prompts = Strings(r.Prompt, "prompt") ?? throw Invalid("prompt is required", "prompt");
         if (prompts.Count == 0) throw Invalid("prompt must not be empty", "prompt");
         for (int i = 0; i < prompts.Count; i++) Check(SamplingRules.Prompt(prompts[i], "prompt"), prompts.Count == 1 ? "prompt" : $"prompt[{i}]");
-        var common = CheckCommon(r.MaxTokens, "max_tokens", r.Temperature, r.TopP, r.TopK, r.Stop, r.N);
+        var common = CheckCommon(r, r.MaxTokens, "max_tokens");
         Check(SamplingRules.TopLogProbs(r.Logprobs, "logprobs"), "logprobs");
         if (prompts.Count * common.N > SamplingRules.MaxN)
             throw Invalid($"{prompts.Count} prompts × n = {common.N} is {prompts.Count * common.N} completions; at most {SamplingRules.MaxN} per request", "n");
@@ -204,7 +204,7 @@ public static class OpenAiEndpoints
         string prompt = ChatTemplate.Render(r.Messages);
         string maxField = r.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens";
         int? maxTokens = r.MaxCompletionTokens ?? r.MaxTokens;
-        var common = CheckCommon(maxTokens, maxField, r.Temperature, r.TopP, r.TopK, r.Stop, r.N);
+        var common = CheckCommon(r, maxTokens, maxField);
         Check(SamplingRules.TopLogProbs(r.TopLogprobs, "top_logprobs"), "top_logprobs");
         if (r.TopLogprobs is > 0 && r.Logprobs != true) throw Invalid("top_logprobs needs logprobs: true", "top_logprobs");
         var model = await models.ResolveAsync(db, r.Model, "model", ct);
@@ -278,16 +278,16 @@ public static class OpenAiEndpoints
         };
     }
 
-    private static Common CheckCommon(int? maxTokens, string maxField, double? temperature, double? topP, int? topK, JsonElement stopJson, int? n)
+    private static Common CheckCommon(SamplingRequest r, int? maxTokens, string maxField)
     {
         Check(SamplingRules.MaxTokens(maxTokens, maxField), maxField);
-        Check(SamplingRules.Temperature(temperature, 2, "temperature"), "temperature");
-        Check(SamplingRules.TopP(topP, "top_p"), "top_p");
-        Check(SamplingRules.TopK(topK, "top_k"), "top_k");
-        var stop = Strings(stopJson, "stop") ?? [];
+        Check(SamplingRules.Temperature(r.Temperature, 2, "temperature"), "temperature");
+        Check(SamplingRules.TopP(r.TopP, "top_p"), "top_p");
+        Check(SamplingRules.TopK(r.TopK, "top_k"), "top_k");
+        var stop = Strings(r.Stop, "stop") ?? [];
         Check(SamplingRules.Stop(stop, MaxStopStrings, "stop"), "stop");
-        Check(SamplingRules.N(n, "n"), "n");
-        return new Common(temperature, topP, topK, stop, n ?? 1);
+        Check(SamplingRules.N(r.N, "n"), "n");
+        return new Common(r.Temperature, r.TopP, r.TopK, stop, r.N ?? 1);
     }
 
     private static void Check(string? problem, string param)

@@ -11,11 +11,10 @@ public sealed record StreamOptions
     public bool? IncludeUsage { get; init; }
 }
 
-public sealed record CompletionRequest
+/// <summary>The sampling fields completions and chat share.</summary>
+public abstract record SamplingRequest
 {
     public string? Model { get; init; }
-    /// <summary>A string or an array of strings.</summary>
-    public JsonElement Prompt { get; init; }
     public int? MaxTokens { get; init; }
     public double? Temperature { get; init; }
     public double? TopP { get; init; }
@@ -25,11 +24,17 @@ public sealed record CompletionRequest
     public JsonElement Stop { get; init; }
     public long? Seed { get; init; }
     public int? N { get; init; }
+    public bool? Stream { get; init; }
+    public StreamOptions? StreamOptions { get; init; }
+}
+
+public sealed record CompletionRequest : SamplingRequest
+{
+    /// <summary>A string or an array of strings.</summary>
+    public JsonElement Prompt { get; init; }
     /// <summary>Alternatives per token to report (OpenAI's legacy logprobs), 0 to 20.</summary>
     public int? Logprobs { get; init; }
     public bool? Echo { get; init; }
-    public bool? Stream { get; init; }
-    public StreamOptions? StreamOptions { get; init; }
 }
 
 public sealed record ChatMessage
@@ -39,22 +44,12 @@ public sealed record ChatMessage
     public JsonElement Content { get; init; }
 }
 
-public sealed record ChatRequest
+public sealed record ChatRequest : SamplingRequest
 {
-    public string? Model { get; init; }
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
-    public int? MaxTokens { get; init; }
     public int? MaxCompletionTokens { get; init; }
-    public double? Temperature { get; init; }
-    public double? TopP { get; init; }
-    public int? TopK { get; init; }
-    public JsonElement Stop { get; init; }
-    public long? Seed { get; init; }
-    public int? N { get; init; }
     public bool? Logprobs { get; init; }
     public int? TopLogprobs { get; init; }
-    public bool? Stream { get; init; }
-    public StreamOptions? StreamOptions { get; init; }
 }
 
 public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
