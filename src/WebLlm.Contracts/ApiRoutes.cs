@@ -31,6 +31,9 @@ public static class ApiRoutes
     public static string Dataset(int id) => $"{Datasets}/{id}";
     public static string DatasetPreview(int id) => $"{Datasets}/{id}/preview";
     public static string RunTransitions(int id) => $"{Runs}/{id}/transitions";
+    public const string OpenAiModels = "/v1/models";
+    public const string OpenAiCompletions = "/v1/completions";
+    public const string OpenAiChatCompletions = "/v1/chat/completions";
     public const string OpenApiDocument = "/openapi/v1.json";
     public const string ApiReference = "/scalar";
 }
@@ -47,6 +50,13 @@ public static class ErrorCodes
     public const string DatasetInUse = "dataset_in_use";
     public const string DatasetNotReady = "dataset_not_ready";
     public const string NoCheckpoint = "no_checkpoint";
+    public const string CheckpointNotFound = "checkpoint_not_found";
+    /// <summary>Prompt tokens plus max tokens are over the model's context (OpenAI's code for it).</summary>
+    public const string ContextLengthExceeded = "context_length_exceeded";
+    /// <summary>Every inference slot and queue place is taken (429 with Retry-After).</summary>
+    public const string Overloaded = "overloaded";
+    /// <summary>A generation ran past the server's time limit.</summary>
+    public const string GenerationTimeout = "generation_timeout";
     public const string PayloadTooLarge = "payload_too_large";
     public const string InvalidText = "invalid_text";
     public const string TokenizerUnavailable = "tokenizer_unavailable";

@@ -20,6 +20,7 @@ builder.AddWebLlmOptions();
 builder.AddPersistence();
 builder.AddTraining();
 builder.AddApiDocs();
+builder.AddInference();
 
 var app = builder.Build();
 
@@ -33,7 +34,7 @@ app.MapPresets();
 app.MapRuns();
 app.MapExternalRuns();
 app.MapImports();
-app.MapGenerate();
+app.MapInference();
 app.MapDatasets();
 app.MapTrainingHub();
 app.MapApiDocs();

@@ -1,159 +1,174 @@
-using System.Diagnostics;
-using WebLlm.Contracts;
+using Microsoft.Extensions.Options;
 using WebLlm.Server.Datasets;
 using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Model;
-using WebLlm.Training.Sampling;
 using WebLlm.Training.Tokenization;
 
 namespace WebLlm.Server.Inference;
 
-/// <summary>Why a generation cannot run; endpoints map it to a ProblemDetails.</summary>
-public sealed class GenerationException(int status, string code, string message, string? field = null) : Exception(message)
-{
-    public int Status { get; } = status;
-    public string Code { get; } = code;
-    public string? Field { get; } = field;
-}
-
 /// <summary>
 /// Models loaded from committed checkpoints for inference, each its own <see cref="Gpt"/> (never the training
-/// model's tensors, so answers never see a half-applied update). Keyed by (run, step); the least recently used
-/// beyond <see cref="Capacity"/> is disposed. One generation at a time per model.
+/// model's tensors, so answers never see a half-applied update). Keyed by checkpoint folder and the write time
+/// of its weights (a deleted run whose id comes back never gets the old model). Bounded by
+/// <see cref="InferenceOptions.CacheBytes"/> of weights: the least recently used models beyond it are evicted
+/// (a model in use is disposed when its last lease ends). One generation at a time per model.
 /// </summary>
-public sealed class InferenceCache(DatasetService datasets) : IDisposable
+public sealed class InferenceCache(DatasetService datasets, IOptions<InferenceOptions> options) : IDisposable
 {
-    public const int Capacity = 2;
+    private readonly long budget = options.Value.CacheBytes;
     private readonly Lock gate = new();
+    private readonly Lock loading = new(); // one load at a time, so two requests never load the same model twice
     private readonly LinkedList<Entry> entries = new(); // most recently used first
 
-    private sealed class Entry(int runId, long step, Gpt model, Tokenizer tokenizer) : IDisposable
+    /// <summary>Bytes of weights held by cached models.</summary>
+    public long Bytes { get { lock (gate) return entries.Sum(e => e.Bytes); } }
+
+    /// <summary>The cached (run, step) pairs, most recently used first.</summary>
+    public IReadOnlyList<(int RunId, long Step)> Keys { get { lock (gate) return entries.Select(e => (e.RunId, e.Step)).ToList(); } }
+
+    internal sealed class Entry(int runId, string key, long step, Gpt model, Tokenizer tokenizer)
     {
         public int RunId { get; } = runId;
+        public string Key { get; } = key;
         public long Step { get; } = step;
         public Gpt Model { get; } = model;
         public Tokenizer Tokenizer { get; } = tokenizer;
-        public Lock Use { get; } = new();
-        public bool Disposed { get; private set; }
+        public long Bytes { get; } = model.parameters().Sum(p => p.numel() * p.ElementSize);
+        /// <summary>One generation at a time per model (the sampler switches it to eval mode and back).</summary>
+        public SemaphoreSlim Use { get; } = new(1, 1);
+        public int Leases; // guarded by the cache's gate
+        public bool Evicted; // guarded by the cache's gate
+    }
+
+    /// <summary>A model with exclusive use until disposed.</summary>
+    public sealed class Lease : IDisposable
+    {
+        private readonly InferenceCache owner;
+        private readonly Entry entry;
+        private int released;
+
+        internal Lease(InferenceCache owner, Entry entry)
+        {
+            this.owner = owner;
+            this.entry = entry;
+        }
+
+        public Gpt Model => entry.Model;
+        public Tokenizer Tokenizer => entry.Tokenizer;
+        public long Step => entry.Step;
 
         public void Dispose()
         {
-            Disposed = true;
-            Model.Dispose();
+            if (Interlocked.Exchange(ref released, 1) == 0) owner.Release(entry);
         }
     }
 
-    /// <summary>Synchronous: run it on a thread-pool thread (TorchSharp's dispose scopes are per thread).</summary>
-    public GenerateResponse Generate(int runId, string runDirectory, GenerateRequest request, CancellationToken ct)
-    {
-        var checkpoints = Checkpoint.List(Path.Combine(runDirectory, "checkpoints"));
-        var checkpoint = request.Step is long wanted ? checkpoints.FirstOrDefault(c => c.Step == wanted) : checkpoints.LastOrDefault();
-        if (checkpoint is null && request.Step is long missing && checkpoints.Count > 0)
-            throw new GenerationException(400, ErrorCodes.ValidationFailed,
-                $"run {runId} has no checkpoint at step {missing}; it has {string.Join(", ", checkpoints.Select(c => c.Step))}", "step");
-        if (checkpoint is null)
-            throw new GenerationException(503, ErrorCodes.NoCheckpoint, $"Run {runId} has no complete checkpoint yet; try again once it has written one.");
+    private static string KeyOf(CheckpointInfo checkpoint) =>
+        checkpoint.Directory + "|" + File.GetLastWriteTimeUtc(Path.Combine(checkpoint.Directory, Checkpoint.ModelFile)).Ticks;
 
-        while (true)
+    /// <summary>
+    /// Loads (or finds) the checkpoint's model and waits for exclusive use of it. Synchronous and meant for the
+    /// generating thread: the model's tensors are created on the thread that loads them.
+    /// </summary>
+    public Lease Acquire(int runId, CheckpointInfo checkpoint, CancellationToken cancellationToken)
+    {
+        var entry = Find(runId, checkpoint) ?? Load(runId, checkpoint);
+        try { entry.Use.Wait(cancellationToken); }
+        catch
         {
-            var entry = Get(runId, checkpoint);
-            lock (entry.Use)
-            {
-                if (entry.Disposed) continue; // evicted between lookup and use: load again
-                return Run(entry, request, ct);
-            }
+            Release(entry, used: false);
+            throw;
         }
+        return new Lease(this, entry);
     }
 
-    private static GenerateResponse Run(Entry entry, GenerateRequest request, CancellationToken ct)
+    /// <summary>The cached entry with a lease taken, or null.</summary>
+    private Entry? Find(int runId, CheckpointInfo checkpoint)
     {
-        var options = new SamplingOptions
-        {
-            MaxNewTokens = request.MaxTokens ?? 200,
-            Temperature = request.Temperature ?? 0.8,
-            TopK = request.TopK ?? 200,
-            TopP = request.TopP ?? 1.0,
-            Seed = request.Seed ?? 1337,
-            Stop = request.Stop ?? [],
-        };
-        int[] ids;
-        try { ids = entry.Tokenizer.Encode(request.Prompt); }
-        catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException)
-        {
-            throw new GenerationException(400, ErrorCodes.ValidationFailed, $"the prompt cannot be tokenized with this run's vocabulary: {ex.Message}", "prompt");
-        }
-        int context = entry.Model.Config.BlockSize;
-        if (ids.Length >= context)
-            throw new GenerationException(400, ErrorCodes.ValidationFailed, $"the prompt is {ids.Length} tokens; this model's context is {context}, so at most {context - 1} leave room to generate", "prompt");
-
-        var sampler = new Sampler(entry.Model, entry.Tokenizer);
-        var clock = Stopwatch.StartNew();
-        double firstMs = 0;
-        int count = 0;
-        var text = new System.Text.StringBuilder();
-        bool sawEnd = false;
-        foreach (var token in sampler.Generate(ids.Length > 0 ? ids : [entry.Tokenizer.EndOfText ?? 0], options, ct))
-        {
-            if (count++ == 0) firstMs = clock.Elapsed.TotalMilliseconds;
-            text.Append(token.Text);
-            if (token.Id == entry.Tokenizer.EndOfText) sawEnd = true;
-        }
-        double totalMs = clock.Elapsed.TotalMilliseconds;
-        string finish = count >= options.MaxNewTokens && !sawEnd ? "length" : "stop";
-        return new GenerateResponse(text.ToString(), ids.Length, count, count / Math.Max(totalMs / 1000, 1e-9), entry.Step, firstMs, totalMs, finish);
-    }
-
-    private Entry Get(int runId, CheckpointInfo checkpoint)
-    {
+        string key = KeyOf(checkpoint);
         lock (gate)
         {
-            var node = entries.First;
-            while (node is not null && (node.Value.RunId != runId || node.Value.Step != checkpoint.Step)) node = node.Next;
-            if (node is not null)
+            for (var node = entries.First; node is not null; node = node.Next)
             {
+                if (node.Value.Key != key || node.Value.RunId != runId) continue;
                 entries.Remove(node);
                 entries.AddFirst(node);
+                node.Value.Leases++;
                 return node.Value;
             }
         }
-        // Loading takes a while; do it outside the lock (two racing loads of one key both work, one is dropped).
-        var (model, manifest) = Checkpoint.LoadModel(checkpoint.Directory);
-        var vocab = manifest.Tokenizer.Kind == TokenizerSpec.Gpt2Kind ? datasets.GetGpt2VocabAsync(CancellationToken.None).GetAwaiter().GetResult() : null;
-        var entry = new Entry(runId, checkpoint.Step, model, Tokenizer.Create(manifest.Tokenizer, vocab));
-        var evicted = new List<Entry>();
+        return null;
+    }
+
+    private Entry Load(int runId, CheckpointInfo checkpoint)
+    {
+        lock (loading)
+        {
+            if (Find(runId, checkpoint) is { } loaded) return loaded; // another request loaded it meanwhile
+            var (model, manifest) = Checkpoint.LoadModel(checkpoint.Directory);
+            Tokenizer tokenizer;
+            try
+            {
+                var vocab = manifest.Tokenizer.Kind == TokenizerSpec.Gpt2Kind ? datasets.GetGpt2VocabAsync(CancellationToken.None).GetAwaiter().GetResult() : null;
+                tokenizer = Tokenizer.Create(manifest.Tokenizer, vocab);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            model.eval();
+            var entry = new Entry(runId, KeyOf(checkpoint), checkpoint.Step, model, tokenizer) { Leases = 1 };
+            var disposeNow = new List<Entry>();
+            lock (gate)
+            {
+                entries.AddFirst(entry);
+                long total = entries.Sum(e => e.Bytes);
+                while (total > budget && entries.Last!.Value != entry)
+                {
+                    var old = entries.Last.Value;
+                    entries.RemoveLast();
+                    total -= old.Bytes;
+                    old.Evicted = true;
+                    if (old.Leases == 0) disposeNow.Add(old);
+                }
+            }
+            foreach (var old in disposeNow) Destroy(old);
+            return entry;
+        }
+    }
+
+    private void Release(Entry entry, bool used = true)
+    {
+        if (used) entry.Use.Release();
+        bool destroy;
+        lock (gate) destroy = --entry.Leases == 0 && entry.Evicted;
+        if (destroy) Destroy(entry);
+    }
+
+    private static void Destroy(Entry entry)
+    {
+        entry.Model.Dispose();
+        entry.Use.Dispose();
+    }
+
+    /// <summary>Drops every model of a run (it was deleted); models in use go when their generation ends.</summary>
+    public void Forget(int runId) => Evict(e => e.RunId == runId);
+
+    private void Evict(Func<Entry, bool> which)
+    {
+        var disposeNow = new List<Entry>();
         lock (gate)
         {
-            entries.AddFirst(entry);
-            while (entries.Count > Capacity)
+            foreach (var e in entries.Where(which).ToList())
             {
-                evicted.Add(entries.Last!.Value);
-                entries.RemoveLast();
+                entries.Remove(e);
+                e.Evicted = true;
+                if (e.Leases == 0) disposeNow.Add(e);
             }
         }
-        foreach (var old in evicted)
-            lock (old.Use) old.Dispose(); // waits for a generation still using it
-        return entry;
+        foreach (var e in disposeNow) Destroy(e);
     }
 
-    /// <summary>Drops every model of a run (it was deleted).</summary>
-    public void Forget(int runId)
-    {
-        List<Entry> removed;
-        lock (gate)
-        {
-            removed = entries.Where(e => e.RunId == runId).ToList();
-            foreach (var e in removed) entries.Remove(e);
-        }
-        foreach (var e in removed)
-            lock (e.Use) e.Dispose();
-    }
-
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            foreach (var e in entries) lock (e.Use) e.Dispose();
-            entries.Clear();
-        }
-    }
+    public void Dispose() => Evict(_ => true);
 }

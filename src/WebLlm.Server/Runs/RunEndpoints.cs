@@ -106,11 +106,13 @@ public static class RunEndpoints
         return result.Outcome == CommandOutcome.Accepted ? TypedResults.Accepted(ApiRoutes.Run(id), dto) : TypedResults.Ok(dto);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(int id, WebLlmDb db, TrainingService training, IHubContext<TrainingHub, ITrainingClient> hub)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        int id, WebLlmDb db, TrainingService training, Inference.InferenceCache cache, IHubContext<TrainingHub, ITrainingClient> hub)
     {
         var result = await training.ForgetAsync(id);
         if (result.Outcome == CommandOutcome.NotFound) return RunNotFound(id);
         if (result.Outcome == CommandOutcome.Invalid) return Problems.Conflict(ErrorCodes.RunActive, result.Message!);
+        cache.Forget(id); // its models' memory goes with the run
         await db.Runs.Where(r => r.Id == id).ExecuteDeleteAsync(); // dependent rows go by ON DELETE CASCADE
         string folder = training.RunDirectory(id);
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
