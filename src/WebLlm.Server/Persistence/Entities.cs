@@ -28,6 +28,8 @@ public sealed class RunEntity
     public double? TokensPerSecond { get; set; }
     public double? Mfu { get; set; }
     public long? LatestCheckpointStep { get; set; }
+    public long SkippedSteps { get; set; }
+    public long? ResumedFromStep { get; set; }
 }
 
 /// <summary>One optimizer step. Non-finite values are NULL with <see cref="NonFinite"/> set.</summary>
@@ -78,6 +80,8 @@ public sealed class CheckpointEntity
     public required string Sha256 { get; set; }
     public double? ValLoss { get; set; }
     public DateTime Utc { get; set; }
+    /// <summary>Failed verification on load; the folder was renamed to step_N.corrupt.</summary>
+    public bool Corrupt { get; set; }
 }
 
 public sealed class DatasetEntity

@@ -43,6 +43,8 @@ public static class RunMapping
             Mfu = r.Mfu,
             EtaSeconds = eta,
             LatestCheckpointStep = r.LatestCheckpointStep,
+            SkippedSteps = r.SkippedSteps,
+            ResumedFromStep = r.ResumedFromStep,
         };
     }
 
@@ -80,5 +82,7 @@ public static class RunMapping
         Threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount,
         Device = settings.Device,
         PeakFlops = peakFlops,
+        MaxBadSteps = settings.MaxBadSteps,
+        KeepCheckpoints = settings.KeepCheckpoints,
     };
 }
