@@ -3,6 +3,7 @@ using WebLlm.Server.Datasets;
 using WebLlm.Server.Inference;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
+using WebLlm.Server.Security;
 using WebLlm.Server.Training;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -15,6 +16,7 @@ builder.WebHost.UseStaticWebAssets();
 
 builder.AddProblems();
 builder.AddWebLlmOptions();
+builder.AddSecurity();
 builder.AddPersistence();
 builder.AddTraining();
 builder.AddApiDocs();
@@ -23,6 +25,7 @@ var app = builder.Build();
 
 app.MigrateDatabase();
 app.UseProblems();
+app.UseSecurity();
 app.UseBlazorFrameworkFiles();
 app.UseStaticFiles();
 

@@ -33,6 +33,13 @@ public class WebLlmFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
     }
 
+    /// <summary>Clients send the same-site request header, as the UI does (SecurityTests use bare clients).</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Add("X-WebLlm-Request", "1");
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
