@@ -205,7 +205,9 @@ public sealed class TrainingService(
             {
                 case RunStatus.Running when current?.RunId == runId:
                     if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.NoOp, "Already stopping.");
-                    current.Request = Request.Stop; // wins over a pending pause
+                    // One transition at a time: a pending pause has won; stop the run once it is Paused.
+                    if (current.Request == Request.Pause) return new(CommandOutcome.Invalid, "The run is pausing; stop it once it is Paused.");
+                    current.Request = Request.Stop;
                     return new(CommandOutcome.Accepted, "Stopping at the end of the current step.");
                 case RunStatus.Stopped:
                     return new(CommandOutcome.NoOp, "Already stopped.");
