@@ -39,7 +39,8 @@ public static class SecurityExtensions
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(ctx =>
             {
-                if (!IsMutating(ctx.Request.Method)) return RateLimitPartition.GetNoLimiter("read");
+                // The hub has no state-changing methods; its long-polling transport POSTs every message.
+                if (!IsMutating(ctx.Request.Method) || IsHub(ctx.Request.Path)) return RateLimitPartition.GetNoLimiter("read");
                 var limits = ctx.RequestServices.GetRequiredService<IOptions<WebLlmOptions>>().Value.RateLimit;
                 return RateLimitPartition.GetTokenBucketLimiter(ctx.Connection.RemoteIpAddress?.ToString() ?? "local", _ => new TokenBucketRateLimiterOptions
                 {
@@ -85,7 +86,7 @@ public static class SecurityExtensions
                     "This server requires an API key: send Authorization: Bearer <key>.", "Unauthorized").ExecuteAsync(ctx);
                 return;
             }
-            if (IsMutating(ctx.Request.Method) && !authorized && CrossSiteProblem(ctx.Request) is { } why)
+            if (IsMutating(ctx.Request.Method) && !authorized && !IsHub(ctx.Request.Path) && CrossSiteProblem(ctx.Request) is { } why)
             {
                 await Problems.Of(StatusCodes.Status403Forbidden, ErrorCodes.CrossSiteRequest, why, "Forbidden").ExecuteAsync(ctx);
                 return;
@@ -108,6 +109,8 @@ public static class SecurityExtensions
     private static bool IsMutating(string method) => HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
 
     private static bool IsProtected(PathString path) => ProtectedPrefixes.Any(p => path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));
+
+    private static bool IsHub(PathString path) => path.StartsWithSegments("/hubs", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsUpload(HttpRequest r) => HttpMethods.IsPost(r.Method) && r.Path.Equals(ApiRoutes.Datasets, StringComparison.OrdinalIgnoreCase);
 
@@ -139,7 +142,7 @@ public static class SecurityExtensions
         string? given = null;
         string auth = r.Headers.Authorization.ToString();
         if (auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) given = auth[7..].Trim();
-        else if (r.Path.StartsWithSegments("/hubs", StringComparison.OrdinalIgnoreCase) && r.Query.TryGetValue(AccessTokenQuery, out var q)) given = q.ToString();
+        else if (IsHub(r.Path) && r.Query.TryGetValue(AccessTokenQuery, out var q)) given = q.ToString();
         if (given is null) return false;
         // Hashing first makes both sides the same length, so the comparison time says nothing about the key.
         return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(key)));
