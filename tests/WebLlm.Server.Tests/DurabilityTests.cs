@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using WebLlm.Contracts;
 using WebLlm.Training.Checkpoints;
 
@@ -75,29 +74,13 @@ public class DurabilityTests
     [Fact]
     public async Task A_corrupt_newest_checkpoint_is_flagged_and_the_run_resumes_from_the_previous_one_exactly()
     {
-        string dataDir = Directory.CreateTempSubdirectory("webllm-corrupt-").FullName;
+        var (dataDir, runId, expected) = await WebLlmFactory.CompletedRunAsync("webllm-corrupt-", maxSteps: 30);
         try
         {
-            int runId;
-            IReadOnlyList<StepMetricDto> expected;
-            await using (var first = new WebLlmFactory(dataDir))
-            {
-                var api = new Api(first.CreateClient());
-                runId = (await api.LaunchAsync(Api.Tiny(maxSteps: 30))).Id;
-                await api.WaitForStatusAsync(runId, RunStatus.Completed);
-                expected = await api.MetricsAsync(runId);
-            }
             // Step 30's optimizer state is damaged on disk and the server died with the run Running.
             string file = Path.Combine(dataDir, "runs", runId.ToString(), "checkpoints", Checkpoint.FolderName(30), Checkpoint.OptimizerFile);
             using (var f = File.Open(file, FileMode.Open)) f.SetLength(f.Length / 2);
-            await using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "webllm.db")}"))
-            {
-                await connection.OpenAsync();
-                await using var command = connection.CreateCommand();
-                command.CommandText = $"UPDATE Runs SET Status = 'Running', EndedUtc = NULL WHERE Id = {runId}";
-                await command.ExecuteNonQueryAsync();
-            }
-            SqliteConnection.ClearAllPools();
+            await WebLlmFactory.MarkRunningAsync(dataDir, runId);
 
             await using var second = new WebLlmFactory(dataDir);
             var again = new Api(second.CreateClient());

@@ -46,6 +46,30 @@ public class WebLlmFactory : WebApplicationFactory<Program>
         if (ownsDirectory) DeleteDirectory(DataDirectory);
     }
 
+    /// <summary>A finished run of <see cref="Api.Tiny"/> in its own data directory (kept), with its step metrics, for restart tests.</summary>
+    public static async Task<(string DataDir, int RunId, IReadOnlyList<WebLlm.Contracts.StepMetricDto> Steps)> CompletedRunAsync(string prefix, int maxSteps)
+    {
+        string dataDir = Directory.CreateTempSubdirectory(prefix).FullName;
+        await using var factory = new WebLlmFactory(dataDir);
+        var api = new Api(factory.CreateClient());
+        int runId = (await api.LaunchAsync(Api.Tiny(maxSteps))).Id;
+        await api.WaitForStatusAsync(runId, WebLlm.Contracts.RunStatus.Completed);
+        return (dataDir, runId, await api.MetricsAsync(runId));
+    }
+
+    /// <summary>Simulates a crash's leftover: the run is marked Running in the database of a stopped server.</summary>
+    public static async Task MarkRunningAsync(string dataDir, int runId)
+    {
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDir, "webllm.db")}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"UPDATE Runs SET Status = 'Running', EndedUtc = NULL WHERE Id = {runId}";
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
     public static void DeleteDirectory(string path)
     {
         // SQLite's pooled connections may hold the file for a moment after the host stops.
