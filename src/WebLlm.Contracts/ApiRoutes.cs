@@ -62,8 +62,17 @@ public static class ErrorCodes
     public const string TokenizerUnavailable = "tokenizer_unavailable";
     public const string InternalError = "internal_error";
     public const string ApiKeyRequired = "api_key_required";
-    public const string Unauthorized = "unauthorized";
     public const string NotExternal = "not_external";
     /// <summary>A request the server could not read at all, e.g. a malformed JSON body.</summary>
     public const string BadRequest = "bad_request";
+    /// <summary>API key mode: no or a wrong <c>Authorization: Bearer</c> key (401).</summary>
+    public const string Unauthorized = "unauthorized";
+    /// <summary>Too many requests; the response carries Retry-After (429).</summary>
+    public const string RateLimited = "rate_limited";
+    /// <summary>A body with a content type the endpoint does not take (415).</summary>
+    public const string UnsupportedMediaType = "unsupported_media_type";
+    /// <summary>A form, multipart or text/plain POST/PUT/PATCH/DELETE without the <c>X-WebLlm-Request</c> header or an API key (403): a cross-site form cannot set it.</summary>
+    public const string CrossSiteRequest = "cross_site_request";
+    /// <summary>The host name is not in AllowedHosts (400; DNS rebinding protection).</summary>
+    public const string InvalidHost = "invalid_host";
 }

@@ -82,6 +82,13 @@ public sealed record RunDto
     public long? LatestCheckpointStep { get; init; }
     /// <summary>The engine of an external run (e.g. "llm.c"); null for runs WebLlm trains itself.</summary>
     public string? Engine { get; init; }
+    /// <summary>Steps whose update was skipped because the loss or gradient norm was not finite (shown, never hidden).</summary>
+    public long SkippedSteps { get; init; }
+    /// <summary>
+    /// The checkpoint step the latest (re)start continued from; null for a run that started at step 0. Lower than the
+    /// newest checkpoint the run had when a newer one failed verification (see <see cref="CheckpointDto.Corrupt"/>).
+    /// </summary>
+    public long? ResumedFromStep { get; init; }
 }
 
 /// <summary>A stored status change, with why it happened.</summary>
@@ -105,7 +112,11 @@ public sealed record EvalDto(long Step, double? ValLoss, DateTime Utc);
 
 public sealed record SampleDto(long Step, string Prompt, string Text, DateTime Utc);
 
-public sealed record CheckpointDto(long Step, long SizeBytes, string Sha256, double? ValLoss, DateTime Utc);
+public sealed record CheckpointDto(long Step, long SizeBytes, string Sha256, double? ValLoss, DateTime Utc)
+{
+    /// <summary>The files failed verification on load (checksum mismatch, truncated, missing); the run fell back to an older checkpoint.</summary>
+    public bool Corrupt { get; init; }
+}
 
 /// <summary>Server process resources, sampled every few seconds while a run trains.</summary>
 public sealed record SystemMetricDto(DateTime Utc, double CpuPercent, long ResidentBytes, long GcHeapBytes, double? GpuPercent, long? GpuMemoryBytes);

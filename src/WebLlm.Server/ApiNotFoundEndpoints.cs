@@ -11,7 +11,15 @@ public static class ApiNotFoundEndpoints
     public static IEndpointRouteBuilder MapApiNotFound(this IEndpointRouteBuilder app)
     {
         app.MapFallback("/api/{**path}", (HttpContext context) =>
-            TypedResults.Problem(
+            // An endpoint exists but takes JSON (or multipart): routing found no match for this body's content type.
+            context.Request.ContentType is { Length: > 0 } type && (!type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
+                || context.Request.Path.Equals(WebLlm.Contracts.ApiRoutes.Datasets, StringComparison.OrdinalIgnoreCase))
+                ? TypedResults.Problem(
+                    statusCode: StatusCodes.Status415UnsupportedMediaType,
+                    title: "Unsupported media type",
+                    detail: $"No API endpoint at {context.Request.Method} {context.Request.Path} takes {type}; send application/json (uploads: multipart/form-data).",
+                    extensions: new Dictionary<string, object?> { ["code"] = "unsupported_media_type" })
+                : TypedResults.Problem(
                 statusCode: StatusCodes.Status404NotFound,
                 title: "Not found",
                 detail: $"No API endpoint at {context.Request.Method} {context.Request.Path}.",

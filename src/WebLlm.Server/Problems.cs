@@ -25,7 +25,10 @@ public static class Problems
     public static string DefaultCode(int? status) => status switch
     {
         400 => ErrorCodes.BadRequest,
+        401 => ErrorCodes.Unauthorized,
         404 => ErrorCodes.NotFound,
+        415 => ErrorCodes.UnsupportedMediaType,
+        429 => ErrorCodes.RateLimited,
         409 => ErrorCodes.InvalidTransition,
         413 => ErrorCodes.PayloadTooLarge,
         >= 500 => ErrorCodes.InternalError,

@@ -5,6 +5,7 @@ using WebLlm.Server.Imports;
 using WebLlm.Server.Inference;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
+using WebLlm.Server.Security;
 using WebLlm.Server.Training;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -17,6 +18,7 @@ builder.WebHost.UseStaticWebAssets();
 
 builder.AddProblems();
 builder.AddWebLlmOptions();
+builder.AddSecurity();
 builder.AddPersistence();
 builder.AddTraining();
 builder.AddApiDocs();
@@ -26,6 +28,7 @@ var app = builder.Build();
 
 app.MigrateDatabase();
 app.UseProblems();
+app.UseSecurity();
 app.UseBlazorFrameworkFiles();
 app.UseStaticFiles();
 

@@ -11,9 +11,6 @@ public sealed class WebLlmOptions
     /// <summary>Folder holding GPT-2's <c>encoder.json</c> and <c>vocab.bpe</c>; empty means the cache under the data directory.</summary>
     public string? Gpt2VocabDirectory { get; set; }
 
-    /// <summary>Bearer key for clients; metric ingestion for external runs is refused while it is empty.</summary>
-    public string? ApiKey { get; set; }
-
     /// <summary>Largest accepted dataset upload (all files of one request together).</summary>
     public long MaxUploadBytes { get; set; } = 100L * 1024 * 1024;
 
@@ -37,7 +34,57 @@ public sealed class WebLlmOptions
 
     public RunLimits Limits { get; set; } = new();
 
+    /// <summary>Newest checkpoints kept per run (at least 2); older ones are deleted once a newer one is complete.</summary>
+    public int KeepCheckpoints { get; set; } = 3;
+
+    /// <summary>Consecutive steps with a non-finite loss or gradient norm after which a run fails as diverged.</summary>
+    public int MaxBadSteps { get; set; } = 10;
+
+    /// <summary>
+    /// How long SIGTERM / Ctrl-C waits for the running step to finish and its checkpoint to be written
+    /// (HostOptions.ShutdownTimeout).
+    /// </summary>
+    public double ShutdownTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// When set, every API and hub request needs <c>Authorization: Bearer &lt;key&gt;</c> (the hub's WebSocket may pass
+    /// <c>access_token</c> instead). Required when listening on a non-loopback address.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Largest request body outside dataset uploads (JSON commands and prompts).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    public RateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>Fault injection for reliability tests. Every field defaults to off; never set it in production.</summary>
+    public TestingOptions Testing { get; set; } = new();
+
     public string DataPath(params string[] parts) => Path.Combine([Path.GetFullPath(DataDirectory), .. parts]);
+}
+
+/// <summary>Per-client (remote address) token buckets for mutating requests (POST, PUT, PATCH, DELETE); 429 with Retry-After.</summary>
+public sealed class RateLimitOptions
+{
+    /// <summary>Mutating requests a client may burst.</summary>
+    public int Burst { get; set; } = 60;
+    /// <summary>Mutating requests per second refilled.</summary>
+    public double PerSecond { get; set; } = 20;
+}
+
+/// <summary>Test-only fault injection (<c>WebLlm:Testing</c>). All off by default.</summary>
+public sealed class TestingOptions
+{
+    /// <summary>Poison the loss with NaN from this 1-based step on (0: off)...</summary>
+    public long PoisonLossFromStep { get; set; }
+    /// <summary>...for this many consecutive steps.</summary>
+    public int PoisonLossSteps { get; set; }
+    /// <summary>Sleep after each checkpoint file is written, widening the window for kill tests.</summary>
+    public int CheckpointFileDelayMs { get; set; }
+    /// <summary>Checkpoint writes of steps at or after this one fail with ENOSPC ("No space left on device") (0: off).</summary>
+    public long CheckpointDiskFullFromStep { get; set; }
+
+    public bool Any => PoisonLossFromStep > 0 || CheckpointFileDelayMs > 0 || CheckpointDiskFullFromStep > 0;
 }
 
 /// <summary>What a single run may ask for (<c>WebLlm:Limits</c>). Checked before anything is allocated.</summary>
@@ -65,7 +112,14 @@ public static class WebLlmOptionsExtensions
             .Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "WebLlm:DataDirectory must be set.")
             .Validate(o => o.MaxUploadBytes > 0, "WebLlm:MaxUploadBytes must be positive.")
             .Validate(o => o.Device is "auto" or "cpu" or "cuda", "WebLlm:Device must be auto, cpu or cuda.")
+            .Validate(o => o.KeepCheckpoints >= 2, "WebLlm:KeepCheckpoints must be at least 2.")
+            .Validate(o => o.MaxBadSteps >= 1, "WebLlm:MaxBadSteps must be at least 1.")
+            .Validate(o => o.ShutdownTimeoutSeconds > 0, "WebLlm:ShutdownTimeoutSeconds must be positive.")
+            .Validate(o => o.MaxRequestBodyBytes > 0, "WebLlm:MaxRequestBodyBytes must be positive.")
+            .Validate(o => o.RateLimit.Burst >= 1 && o.RateLimit.PerSecond > 0, "WebLlm:RateLimit needs Burst >= 1 and PerSecond > 0.")
             .ValidateOnStart();
+        double shutdown = builder.Configuration.GetValue($"{WebLlmOptions.Section}:{nameof(WebLlmOptions.ShutdownTimeoutSeconds)}", 30.0);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdown));
         return builder;
     }
 }

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using WebLlm.Contracts;
 
 namespace WebLlm.Server.Tests;
@@ -8,32 +7,14 @@ public class RestartTests
     [Fact]
     public async Task A_run_left_running_by_a_crash_is_interrupted_trimmed_to_its_checkpoint_and_resumes_exactly()
     {
-        string dataDir = Directory.CreateTempSubdirectory("webllm-restart-").FullName;
+        var (dataDir, runId, expected) = await WebLlmFactory.CompletedRunAsync("webllm-restart-", maxSteps: 30);
         try
         {
-            int runId;
-            IReadOnlyList<StepMetricDto> expected;
-            await using (var first = new WebLlmFactory(dataDir))
-            {
-                var api = new Api(first.CreateClient());
-                var run = await api.LaunchAsync(Api.Tiny(maxSteps: 30));
-                runId = run.Id;
-                await api.WaitForStatusAsync(runId, RunStatus.Completed);
-                expected = await api.MetricsAsync(runId);
-            }
-
             // The crash: the process died after step 30's metrics were stored but before its checkpoint was
             // complete, with the run still marked Running.
             Directory.Delete(Path.Combine(dataDir, "runs", runId.ToString(), "checkpoints", "step_00000030"), recursive: true);
             Directory.CreateDirectory(Path.Combine(dataDir, "runs", runId.ToString(), "checkpoints", "step_00000030.tmp"));
-            await using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "webllm.db")}"))
-            {
-                await connection.OpenAsync();
-                await using var command = connection.CreateCommand();
-                command.CommandText = $"UPDATE Runs SET Status = 'Running', EndedUtc = NULL WHERE Id = {runId}";
-                Assert.Equal(1, await command.ExecuteNonQueryAsync());
-            }
-            SqliteConnection.ClearAllPools();
+            await WebLlmFactory.MarkRunningAsync(dataDir, runId);
 
             await using (var second = new WebLlmFactory(dataDir))
             {

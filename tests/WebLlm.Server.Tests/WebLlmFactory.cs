@@ -33,10 +33,41 @@ public class WebLlmFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
     }
 
+    /// <summary>Clients send the same-site request header, as the UI does (SecurityTests use bare clients).</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Add("X-WebLlm-Request", "1");
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         if (ownsDirectory) DeleteDirectory(DataDirectory);
+    }
+
+    /// <summary>A finished run of <see cref="Api.Tiny"/> in its own data directory (kept), with its step metrics, for restart tests.</summary>
+    public static async Task<(string DataDir, int RunId, IReadOnlyList<WebLlm.Contracts.StepMetricDto> Steps)> CompletedRunAsync(string prefix, int maxSteps)
+    {
+        string dataDir = Directory.CreateTempSubdirectory(prefix).FullName;
+        await using var factory = new WebLlmFactory(dataDir);
+        var api = new Api(factory.CreateClient());
+        int runId = (await api.LaunchAsync(Api.Tiny(maxSteps))).Id;
+        await api.WaitForStatusAsync(runId, WebLlm.Contracts.RunStatus.Completed);
+        return (dataDir, runId, await api.MetricsAsync(runId));
+    }
+
+    /// <summary>Simulates a crash's leftover: the run is marked Running in the database of a stopped server.</summary>
+    public static async Task MarkRunningAsync(string dataDir, int runId)
+    {
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDir, "webllm.db")}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"UPDATE Runs SET Status = 'Running', EndedUtc = NULL WHERE Id = {runId}";
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     public static void DeleteDirectory(string path)

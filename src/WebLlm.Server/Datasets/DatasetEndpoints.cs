@@ -69,12 +69,12 @@ public static class DatasetEndpoints
             var bytes = buffer.ToArray();
             try { StrictUtf8.Decode(bytes, file.FileName); }
             catch (InvalidTextException ex) { return Problems.Of(StatusCodes.Status400BadRequest, ErrorCodes.InvalidText, ex.Message, "Invalid text"); }
-            contents.Add((Path.GetFileName(file.FileName), bytes));
+            contents.Add((file.FileName, bytes));
         }
 
         var dataset = new DatasetEntity
         {
-            Name = name.Length > 0 ? name : Path.GetFileNameWithoutExtension(contents[0].FileName),
+            Name = name.Length > 0 ? name : DisplayName(contents[0].FileName),
             Source = contents.Count == 1 ? contents[0].FileName : $"{contents.Count} files ({contents[0].FileName}, …)",
             Tokenizer = tokenizer, Status = DatasetStatus.Preparing, SourceBytes = total, Directory = "", CreatedUtc = DateTime.UtcNow,
         };
@@ -83,9 +83,11 @@ public static class DatasetEndpoints
         dataset.Directory = service.DatasetDirectory(dataset.Id);
         dataset.UploadDirectory = service.UploadDirectory(dataset.Id);
         Directory.CreateDirectory(dataset.UploadDirectory);
-        // The preparer reads a folder in ordinal order: the index prefix keeps the upload's order.
+        // Server-generated names only: the client's file name (which may hold "../", NUL, 300 characters or a
+        // right-to-left override) is data shown in Source, never part of a path. The preparer reads the folder in
+        // ordinal order, so the index keeps the upload's order.
         for (int i = 0; i < contents.Count; i++)
-            await File.WriteAllBytesAsync(Path.Combine(dataset.UploadDirectory, $"{i:D4}-{contents[i].FileName}"), contents[i].Bytes);
+            await File.WriteAllBytesAsync(Path.Combine(dataset.UploadDirectory, $"{i:D4}.txt"), contents[i].Bytes);
         await db.SaveChangesAsync();
         service.StartPreparation(dataset.Id);
         return TypedResults.Created(ApiRoutes.Dataset(dataset.Id), service.ToDto(dataset));
@@ -123,6 +125,14 @@ public static class DatasetEndpoints
         var sample = loaded.Tokenizer.Encode(text[..Math.Min(200, text.Length)]);
         var tokens = sample.Select(t => new TokenPreviewDto(t, loaded.Tokenizer.Decode([t]))).ToList();
         return TypedResults.Ok(new DatasetPreviewDto(id, lines, tokens));
+    }
+
+    /// <summary>The client's file name without folders or extension, at most 100 characters: a label, never a path.</summary>
+    private static string DisplayName(string fileName)
+    {
+        string last = fileName.Replace('\\', '/').Split('/')[^1];
+        if (last.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) last = last[..^4];
+        return last.Length > 100 ? last[..100] : last.Length == 0 ? "upload" : last;
     }
 
     private static ProblemHttpResult TooLarge(long limit) =>

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -80,22 +78,13 @@ public static class ExternalRunEndpoints
         return TypedResults.Ok(new IngestResult(id, accepted, duplicates, evals, last, status));
     }
 
-    /// <summary>Bearer key check in constant time; the key is never logged or echoed.</summary>
-    internal static ProblemHttpResult? Authorize(HttpContext http, WebLlmOptions options)
-    {
-        if (string.IsNullOrEmpty(options.ApiKey))
-            return Problems.Of(StatusCodes.Status403Forbidden, ErrorCodes.ApiKeyRequired,
-                "External runs need an API key: start the server with WebLlm:ApiKey set and send it as 'Authorization: Bearer <key>'.");
-        string header = http.Request.Headers.Authorization.ToString();
-        const string prefix = "Bearer ";
-        byte[] given = Encoding.UTF8.GetBytes(header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) ? header[prefix.Length..].Trim() : "");
-        byte[] expected = Encoding.UTF8.GetBytes(options.ApiKey);
-        // FixedTimeEquals compares equal lengths in constant time; hashing first hides the key's length too.
-        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(given), SHA256.HashData(expected)))
-        {
-            http.Response.Headers.WWWAuthenticate = "Bearer";
-            return Problems.Of(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, "A valid API key is required: 'Authorization: Bearer <key>'.");
-        }
-        return null;
-    }
+    /// <summary>
+    /// Writing a run's metrics from outside is allowed only when the server has an API key; the security
+    /// middleware has already checked the request's Bearer key against it.
+    /// </summary>
+    internal static ProblemHttpResult? Authorize(HttpContext http, WebLlmOptions options) =>
+        string.IsNullOrEmpty(options.ApiKey)
+            ? Problems.Of(StatusCodes.Status403Forbidden, ErrorCodes.ApiKeyRequired,
+                "External runs need an API key: start the server with WebLlm:ApiKey set and send it as 'Authorization: Bearer <key>'.")
+            : null;
 }

@@ -34,6 +34,8 @@ public sealed class RunEntity
     public string? Source { get; set; }
     /// <summary>The checkpoint folder a fine-tuning run starts from; null for a run from scratch.</summary>
     public string? InitFromCheckpoint { get; set; }
+    public long SkippedSteps { get; set; }
+    public long? ResumedFromStep { get; set; }
 }
 
 /// <summary>One optimizer step. Non-finite values are NULL with <see cref="NonFinite"/> set.</summary>
@@ -84,6 +86,8 @@ public sealed class CheckpointEntity
     public required string Sha256 { get; set; }
     public double? ValLoss { get; set; }
     public DateTime Utc { get; set; }
+    /// <summary>Failed verification on load; the folder was renamed to step_N.corrupt.</summary>
+    public bool Corrupt { get; set; }
 }
 
 public sealed class DatasetEntity

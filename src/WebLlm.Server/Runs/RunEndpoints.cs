@@ -32,7 +32,7 @@ public static class RunEndpoints
         runs.MapGet("{id:int}/samples", (int id, WebLlmDb db) => ListAsync(db, id, db.Samples.Where(e => e.RunId == id).OrderBy(e => e.Step).ThenBy(e => e.Id)
             .Select(e => new SampleDto(e.Step, e.Prompt, e.Text, e.Utc))));
         runs.MapGet("{id:int}/checkpoints", (int id, WebLlmDb db) => ListAsync(db, id, db.Checkpoints.Where(e => e.RunId == id).OrderBy(e => e.Step)
-            .Select(e => new CheckpointDto(e.Step, e.SizeBytes, e.Sha256, e.ValLoss, e.Utc))));
+            .Select(e => new CheckpointDto(e.Step, e.SizeBytes, e.Sha256, e.ValLoss, e.Utc) { Corrupt = e.Corrupt })));
         runs.MapGet("{id:int}/system", (int id, WebLlmDb db) => ListAsync(db, id, db.SystemMetrics.Where(e => e.RunId == id).OrderBy(e => e.Utc)
             .Select(e => new SystemMetricDto(e.Utc, e.CpuPercent, e.ResidentBytes, e.GcHeapBytes, e.GpuPercent, e.GpuMemoryBytes))));
         runs.MapGet("{id:int}/transitions", (int id, WebLlmDb db) => ListAsync(db, id, db.RunTransitions.Where(e => e.RunId == id).OrderBy(e => e.Id)

@@ -46,6 +46,8 @@ public static class RunMapping
             EtaSeconds = eta,
             Engine = r.Engine,
             LatestCheckpointStep = r.LatestCheckpointStep,
+            SkippedSteps = r.SkippedSteps,
+            ResumedFromStep = r.ResumedFromStep,
         };
     }
 
@@ -83,5 +85,7 @@ public static class RunMapping
         Threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount,
         Device = settings.Device,
         PeakFlops = peakFlops,
+        MaxBadSteps = settings.MaxBadSteps,
+        KeepCheckpoints = settings.KeepCheckpoints,
     };
 }

@@ -84,7 +84,7 @@ public sealed class Broadcaster(IHubContext<TrainingHub, ITrainingClient> hub, I
             case SampleEvent p: await SendAsync(group.Sample(e.RunId, p.Sample)); break;
             case CheckpointSaved c: await SendAsync(group.Checkpoint(e.RunId, c.Checkpoint)); break;
             case SystemEvent y: await SendAsync(group.SystemMetrics(e.RunId, y.Metric)); break;
-            case TransitionEvent: await PushRunAsync(e.RunId); break;
+            case TransitionEvent or ResumedEvent: await PushRunAsync(e.RunId); break;
         }
     }
 

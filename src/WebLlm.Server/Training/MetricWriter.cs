@@ -17,6 +17,16 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
     private const int MaxBatch = 2000;
     private readonly Channel<RunEvent> channel = Channel.CreateUnbounded<RunEvent>(new UnboundedChannelOptions { SingleReader = true });
 
+    /// <summary>Called when a batch could not be committed because the disk is full (the training service pauses the run).</summary>
+    public Action<Exception>? DatabaseDiskFull { get; set; }
+
+    /// <summary>How many times a batch is retried on a full disk before it is given up (about 2 s apart): an hour.</summary>
+    private int DiskFullRetries { get; set; } = 1800;
+
+    private readonly List<RunEvent> retry = [];
+
+    private void RequeueFront(List<RunEvent> batch) => retry.AddRange(batch);
+
     /// <summary>Never blocks.</summary>
     public void Post(RunEvent e)
     {
@@ -35,15 +45,25 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
     {
         var batch = new List<RunEvent>();
         // Not cancelled by stoppingToken: the loop ends when StopAsync completes the channel and it is empty.
-        while (await channel.Reader.WaitToReadAsync(CancellationToken.None))
+        while (retry.Count > 0 || await channel.Reader.WaitToReadAsync(CancellationToken.None))
         {
             batch.Clear();
+            batch.AddRange(retry); // a batch the full disk refused, first and in order
+            retry.Clear();
             while (batch.Count < MaxBatch && channel.Reader.TryRead(out var e)) batch.Add(e);
             try
             {
                 var committed = await WriteAsync(batch);
                 broadcaster.Post(committed);
                 foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetResult();
+            }
+            catch (Exception ex) when (DiskFull.Is(ex) && DiskFullRetries-- > 0)
+            {
+                // Disk full: keep the batch (no step may go missing), pause the run, retry until space is freed.
+                log.LogError("The database disk is full; the run pauses and {Count} events wait for space: {Message}", batch.Count, ex.Message);
+                DatabaseDiskFull?.Invoke(ex);
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                RequeueFront(batch);
             }
             catch (Exception ex)
             {
@@ -82,6 +102,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
                     TokensPerSecond = m.TokensPerSecond, Milliseconds = m.Milliseconds, Mfu = m.Mfu, TokensSeen = m.TokensSeen,
                     ElapsedSeconds = m.ElapsedSeconds, NonFinite = m.NonFinite, Skipped = s.Skipped,
                 });
+                if (s.Skipped) run.SkippedSteps++;
                 run.CurrentStep = m.Step;
                 run.ElapsedSeconds = m.ElapsedSeconds;
                 run.LastLoss = m.Loss ?? run.LastLoss;
@@ -97,13 +118,31 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
                 db.Samples.Add(new SampleEntity { RunId = run.Id, Step = p.Sample.Step, Prompt = p.Sample.Prompt, Text = p.Sample.Text, Utc = p.Sample.Utc });
                 return e;
             case CheckpointWritten c:
-                var dto = new CheckpointDto(c.Info.Step, c.Info.SizeBytes, await HashAsync(c.Info.Directory), c.Info.ValLoss is double cv ? Finite.OrNull(cv) : null, c.Utc);
-                // A replayed stretch (resume from an older checkpoint) rewrites the folder of the same step.
+                var dto = new CheckpointDto(c.Info.Step, c.Info.SizeBytes, c.Info.ModelSha256 ?? await HashAsync(c.Info.Directory), c.Info.ValLoss is double cv ? Finite.OrNull(cv) : null, c.Utc);
+                // A replayed stretch (resume from an older checkpoint) rewrites the folder of the same step;
+                // retention removed the folders of the pruned steps.
                 await db.SaveChangesAsync();
-                await db.Checkpoints.Where(x => x.RunId == run.Id && x.Step == dto.Step).ExecuteDeleteAsync();
+                long[] gone = [dto.Step, .. c.Info.Pruned];
+                await db.Checkpoints.Where(x => x.RunId == run.Id && gone.Contains(x.Step)).ExecuteDeleteAsync();
                 db.Checkpoints.Add(new CheckpointEntity { RunId = run.Id, Step = dto.Step, Path = c.Info.Directory, SizeBytes = dto.SizeBytes, Sha256 = dto.Sha256, ValLoss = dto.ValLoss, Utc = dto.Utc });
                 run.LatestCheckpointStep = Math.Max(run.LatestCheckpointStep ?? 0, dto.Step);
                 return new CheckpointSaved(run.Id, dto);
+            case ResumedEvent r:
+                long from = r.ResumedFrom ?? 0;
+                await db.SaveChangesAsync();
+                long[] corrupt = r.Corrupt.Select(x => x.Step).ToArray();
+                await db.Checkpoints.Where(x => x.RunId == run.Id && corrupt.Contains(x.Step)).ExecuteUpdateAsync(u => u.SetProperty(x => x.Corrupt, true));
+                await RunRows.DeleteAfterAsync(db, run.Id, from, keepCorrupt: true);
+                run.CurrentStep = from;
+                run.LatestCheckpointStep = r.ResumedFrom;
+                run.ResumedFromStep = r.ResumedFrom;
+                run.SkippedSteps = await db.StepMetrics.CountAsync(x => x.RunId == run.Id && x.Skipped);
+                if (r.Corrupt.Count > 0)
+                {
+                    run.StatusReason = $"checkpoint(s) {string.Join(", ", corrupt)} failed verification; training from " + (r.ResumedFrom is long f ? $"checkpoint step {f}" : "step 0");
+                    db.RunTransitions.Add(new RunTransitionEntity { RunId = run.Id, From = run.Status, To = run.Status, Reason = run.StatusReason, Utc = DateTime.UtcNow });
+                }
+                return e;
             case SystemEvent y:
                 var s2 = y.Metric;
                 db.SystemMetrics.Add(new SystemMetricEntity { RunId = run.Id, Utc = s2.Utc, CpuPercent = s2.CpuPercent, ResidentBytes = s2.ResidentBytes, GcHeapBytes = s2.GcHeapBytes, GpuPercent = s2.GpuPercent, GpuMemoryBytes = s2.GpuMemoryBytes });
@@ -116,6 +155,8 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
                     await RunRows.DeleteAfterAsync(db, run.Id, after);
                     run.CurrentStep = after;
                     run.LatestCheckpointStep = after > 0 ? after : null;
+                    run.ResumedFromStep = after > 0 ? after : null;
+                    run.SkippedSteps = await db.StepMetrics.CountAsync(x => x.RunId == run.Id && x.Skipped);
                 }
                 run.Status = t.To;
                 run.StatusReason = t.Reason;
@@ -149,11 +190,12 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
 public static class RunRows
 {
     /// <summary>Removes per-step rows after <paramref name="step"/>: the curve restarts there without duplicates.</summary>
-    public static async Task DeleteAfterAsync(WebLlmDb db, int runId, long step)
+    /// <param name="keepCorrupt">Keep checkpoint rows flagged corrupt (so the API can show them) until a replay rewrites their step.</param>
+    public static async Task DeleteAfterAsync(WebLlmDb db, int runId, long step, bool keepCorrupt = false)
     {
         await db.StepMetrics.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
         await db.Evals.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
         await db.Samples.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
-        await db.Checkpoints.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
+        await db.Checkpoints.Where(x => x.RunId == runId && x.Step > step && !(keepCorrupt && x.Corrupt)).ExecuteDeleteAsync();
     }
 }

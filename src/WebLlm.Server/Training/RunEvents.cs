@@ -22,6 +22,12 @@ public sealed record CheckpointWritten(int RunId, CheckpointInfo Info, DateTime 
 /// <summary>A checkpoint after its row (with SHA-256) is committed.</summary>
 public sealed record CheckpointSaved(int RunId, CheckpointDto Checkpoint) : RunEvent(RunId);
 
+/// <summary>
+/// A (re)start continued from <see cref="ResumedFrom"/> (null: step 0) because newer checkpoints failed verification
+/// (or none did, with an empty list): flags them, drops rows after the step used and records it on the run.
+/// </summary>
+public sealed record ResumedEvent(int RunId, long? ResumedFrom, IReadOnlyList<CorruptCheckpoint> Corrupt) : RunEvent(RunId);
+
 public sealed record SystemEvent(int RunId, SystemMetricDto Metric) : RunEvent(RunId);
 
 /// <summary>A status change. <see cref="Committed"/> completes once it is in the database.</summary>

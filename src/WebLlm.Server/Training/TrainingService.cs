@@ -45,6 +45,22 @@ public sealed class TrainingService(
 
     private enum Request { None, Pause, Stop, Shutdown }
 
+    private string? pauseReason;
+
+    /// <summary>
+    /// The database could not be written because the disk is full: the current run pauses at the end of its step
+    /// (the writer keeps the unwritten rows and retries them, so no step is lost once space is freed).
+    /// </summary>
+    public void OnDatabaseDiskFull(Exception ex)
+    {
+        lock (gate)
+        {
+            if (current is null || current.Request != Request.None) return;
+            current.Request = Request.Pause;
+            pauseReason = "disk full: the database could not be written (" + ex.Message + ")";
+        }
+    }
+
     private sealed class Job(int runId, TransitionEvent started)
     {
         public int RunId { get; } = runId;
@@ -63,6 +79,7 @@ public sealed class TrainingService(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         Devices.SetThreads(settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount);
+        writer.DatabaseDiskFull = OnDatabaseDiskFull;
         await RecoverAsync(cancellationToken);
         await base.StartAsync(cancellationToken);
     }
@@ -80,6 +97,11 @@ public sealed class TrainingService(
     /// </summary>
     private async Task RecoverAsync(CancellationToken ct)
     {
+        // Leftovers of checkpoint writes a crash cut short, in every run's folder.
+        if (Directory.Exists(settings.DataPath("runs")))
+            foreach (var runDir in Directory.EnumerateDirectories(settings.DataPath("runs")))
+                if (Checkpoint.CleanTemporary(Path.Combine(runDir, "checkpoints")) is > 0 and var n)
+                    log.LogWarning("Removed {Count} incomplete checkpoint folder(s) in {Run}", n, runDir);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
         // External runs keep their status: the engine goes on training while this server restarts.
@@ -237,7 +259,9 @@ public sealed class TrainingService(
                     break;
                 case RunStatus.Running when current?.RunId == runId:
                     if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.NoOp, "Already stopping.");
-                    current.Request = Request.Stop; // wins over a pending pause
+                    // One transition at a time: a pending pause has won; stop the run once it is Paused.
+                    if (current.Request == Request.Pause) return new(CommandOutcome.Invalid, "The run is pausing; stop it once it is Paused.");
+                    current.Request = Request.Stop;
                     return new(CommandOutcome.Accepted, "Stopping at the end of the current step.");
                 case RunStatus.Stopped:
                     return new(CommandOutcome.NoOp, "Already stopped.");
@@ -316,6 +340,17 @@ public sealed class TrainingService(
         return started.Committed.Task;
     }
 
+    /// <summary>Test-only fault injection from <c>WebLlm:Testing</c>; null unless a test switched something on.</summary>
+    private static TrainingFaults? Faults(TestingOptions t) => !t.Any ? null : new TrainingFaults
+    {
+        PoisonLoss = t.PoisonLossFromStep > 0 ? s => s >= t.PoisonLossFromStep && s < t.PoisonLossFromStep + t.PoisonLossSteps : null,
+        Checkpoint = new CheckpointFaults
+        {
+            DelayPerFile = TimeSpan.FromMilliseconds(t.CheckpointFileDelayMs),
+            FailWrite = t.CheckpointDiskFullFromStep > 0 ? s => s >= t.CheckpointDiskFullFromStep ? DiskFull.Exception() : null : null,
+        },
+    };
+
     private string DeviceName()
     {
         try { return Devices.Resolve(settings.Device).type.ToString().ToLowerInvariant(); }
@@ -330,6 +365,18 @@ public sealed class TrainingService(
         try
         {
             (final, reason) = Train(job);
+        }
+        catch (TrainingDivergedException ex)
+        {
+            // Updates with non-finite values were skipped, so the weights and every checkpoint are the last good ones.
+            log.LogError("Run {RunId} diverged: {Message}", job.RunId, ex.Message);
+            (final, reason) = (RunStatus.Failed, "diverged: " + ex.Message);
+        }
+        catch (Exception ex) when (DiskFull.Is(ex))
+        {
+            // The partial checkpoint was removed and older ones are untouched: free some space, then resume.
+            log.LogError("Run {RunId} paused: disk full ({Message})", job.RunId, ex.Message);
+            (final, reason) = (RunStatus.Paused, "disk full: " + ex.Message);
         }
         catch (Exception ex)
         {
@@ -359,10 +406,16 @@ public sealed class TrainingService(
             peakFlops = settings.PeakFlops > 0 ? settings.PeakFlops : MatmulCeiling.Measure(Devices.Resolve(settings.Device), TimeSpan.FromSeconds(0.5));
         var trainOptions = RunMapping.ToTrainOptions(training, settings, peakFlops);
         string runDir = RunDirectory(job.RunId);
-        bool resume = job.Started.ResetAfterStep > 0;
-        using var trainer = resume ? Trainer.Resume(runDir, data, trainOptions)
+        // Verify the newest checkpoint; a damaged one is set aside and the run continues from the previous intact one.
+        var corrupt = new List<CorruptCheckpoint>();
+        var intact = job.Started.ResetAfterStep > 0 ? Checkpoint.NewestIntact(Path.Combine(runDir, "checkpoints"), corrupt) : null;
+        foreach (var c in corrupt) log.LogError("Run {RunId}: checkpoint step {Step} is corrupt ({Reason}); falling back", job.RunId, c.Step, c.Reason);
+        using var trainer = intact is not null
+            ? Trainer.Resume(runDir, data, trainOptions, intact.Directory)
             : run.InitFromCheckpoint is { } init ? Trainer.CreateFrom(init, trainOptions, data, runDir)
             : Trainer.Create(RunMapping.ToGptConfig(model), trainOptions, data, runDir);
+        if (corrupt.Count > 0) writer.Post(new ResumedEvent(job.RunId, intact?.Step, corrupt));
+        trainer.Faults = Faults(settings.Testing);
 
         long tokensPerStep = (long)trainOptions.BatchSize * trainer.BlockSize * trainOptions.GradAccumSteps;
         long checkpointed = trainer.Step;
@@ -395,9 +448,26 @@ public sealed class TrainingService(
         return job.Request switch
         {
             _ when trainer.Finished => (RunStatus.Completed, $"reached {trainer.Options.MaxSteps} steps"),
-            Request.Pause => (RunStatus.Paused, $"paused at step {trainer.Step}"),
+            Request.Pause => (RunStatus.Paused, Interlocked.Exchange(ref pauseReason, null) ?? $"paused at step {trainer.Step}"),
             Request.Stop => (RunStatus.Stopped, $"stopped at step {trainer.Step}"),
             _ => (RunStatus.Interrupted, $"server shut down at step {trainer.Step}"),
         };
     }
+}
+
+/// <summary>Recognises "no space left on device" (ENOSPC on Unix, ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows).</summary>
+public static class DiskFull
+{
+    private const int Enospc = 28;
+
+    public static bool Is(Exception ex) => ex switch
+    {
+        Microsoft.Data.Sqlite.SqliteException sqlite => sqlite.SqliteErrorCode == 13, // SQLITE_FULL
+        IOException io => (OperatingSystem.IsWindows() ? (io.HResult & 0xFFFF) is 0x70 or 0x27 : io.HResult == Enospc)
+            || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase),
+        _ => ex.InnerException is { } inner && Is(inner),
+    };
+
+    /// <summary>What a full disk throws (for fault injection).</summary>
+    public static IOException Exception() => new("No space left on device", Enospc);
 }

@@ -38,6 +38,8 @@ public sealed record TrainOptions
     public double PeakFlops { get; init; }
     /// <summary>After this many consecutive steps with a non-finite loss or gradient norm the run is declared diverged.</summary>
     public int MaxBadSteps { get; init; } = 10;
+    /// <summary>Keep only the newest this many checkpoints (older ones are deleted after a newer one is complete); 0 keeps all.</summary>
+    public int KeepCheckpoints { get; init; }
 
     /// <summary>Throws with every problem listed.</summary>
     public void Validate(int modelBlockSize)
@@ -61,6 +63,7 @@ public sealed record TrainOptions
         if (Threads < 0) e.Add($"threads must be 0 (default) or positive (got {Threads})");
         if (Device is not ("auto" or "cpu" or "cuda")) e.Add($"device must be auto, cpu or cuda (got '{Device}')");
         if (MaxBadSteps < 1) e.Add($"max bad steps must be at least 1 (got {MaxBadSteps})");
+        if (KeepCheckpoints is < 0 or 1) e.Add($"keep checkpoints must be 0 (all) or at least 2 (got {KeepCheckpoints})");
         if (e.Count > 0) throw new ArgumentException("Invalid training options: " + string.Join("; ", e) + ".");
     }
 }

@@ -48,6 +48,10 @@ public sealed class Trainer : IDisposable
     public double? LastValLoss { get; private set; }
     public double? BestValLoss { get; private set; }
     public long SkippedSteps { get; private set; }
+    /// <summary>Checkpoints found corrupt (and set aside) while resuming; the run continued from an older intact one.</summary>
+    public IReadOnlyList<CorruptCheckpoint> CorruptCheckpoints { get; private set; } = [];
+    /// <summary>Test-only fault injection; null (the default) injects nothing.</summary>
+    public TrainingFaults? Faults { get; set; }
     public string CheckpointsDirectory => Path.Combine(runDirectory, "checkpoints");
 
     private Trainer(Gpt model, TrainOptions options, TrainingData data, string runDirectory, Device device)
@@ -109,8 +113,10 @@ public sealed class Trainer : IDisposable
     {
         string checkpointsDir = Path.Combine(runDirectory, "checkpoints");
         Checkpoint.CleanTemporary(checkpointsDir);
-        checkpointDir ??= Checkpoint.List(checkpointsDir).LastOrDefault()?.Directory
-            ?? throw new FileNotFoundException($"No complete checkpoint in {checkpointsDir} to resume from.");
+        var corrupt = new List<CorruptCheckpoint>();
+        checkpointDir ??= Checkpoint.NewestIntact(checkpointsDir, corrupt)?.Directory
+            ?? throw new FileNotFoundException($"No complete, intact checkpoint in {checkpointsDir} to resume from"
+                + (corrupt.Count > 0 ? $" ({corrupt.Count} corrupt: {string.Join("; ", corrupt.Select(c => $"step {c.Step}: {c.Reason}"))})." : "."));
         var manifest = Checkpoint.ReadManifest(checkpointDir);
         options ??= manifest.Training?.Deserialize<TrainOptions>(Checkpoint.Json)
             ?? throw new InvalidDataException($"{checkpointDir} does not record its training options.");
@@ -124,6 +130,7 @@ public sealed class Trainer : IDisposable
         try { trainer.optimizer.Load(moments, optimizerStep); }
         finally { foreach (var t in moments.Values) t.Dispose(); }
         trainer.Step = manifest.Step;
+        trainer.CorruptCheckpoints = corrupt;
         trainer.LastTrainLoss = manifest.TrainLoss;
         trainer.LastValLoss = manifest.ValLoss;
         trainer.BestValLoss = manifest.ValLoss;
@@ -152,6 +159,7 @@ public sealed class Trainer : IDisposable
             data += phase.Elapsed.TotalMilliseconds;
             phase.Restart();
             var loss = model.Loss(x, y);
+            if (Faults?.PoisonLoss?.Invoke(step + 1) == true) loss = loss * double.NaN;
             lossSum += loss.item<float>();
             forward += phase.Elapsed.TotalMilliseconds;
             phase.Restart();
@@ -236,10 +244,13 @@ public sealed class Trainer : IDisposable
             Model = model.Config,
             Tokenizer = data.Tokenizer?.Spec ?? new TokenizerSpec("none", null),
             Training = JsonSerializer.SerializeToNode(Options, Checkpoint.Json)?.AsObject(),
-            TrainLoss = LastTrainLoss,
-            ValLoss = LastValLoss,
+            // JSON has no NaN: a non-finite loss is recorded as unknown.
+            TrainLoss = LastTrainLoss is double t && double.IsFinite(t) ? t : null,
+            ValLoss = LastValLoss is double v && double.IsFinite(v) ? v : null,
         };
-        return Checkpoint.Save(CheckpointsDirectory, model, manifest, optimizer.State, optimizer.StepCount);
+        var saved = Checkpoint.Save(CheckpointsDirectory, model, manifest, optimizer.State, optimizer.StepCount, Faults?.Checkpoint);
+        // Retention runs only now that the new checkpoint is complete: an older one is never deleted first.
+        return Options.KeepCheckpoints > 0 ? saved with { Pruned = Checkpoint.Prune(CheckpointsDirectory, Options.KeepCheckpoints) } : saved;
     }
 
     public bool EvalDue => Due(Options.EvalEvery);

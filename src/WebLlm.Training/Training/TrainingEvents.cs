@@ -35,3 +35,15 @@ public sealed class TrainingDivergedException(long step, int badSteps)
 {
     public long Step { get; } = step;
 }
+
+/// <summary>
+/// Test-only fault injection for the training loop (NaN losses, slow or failing checkpoint writes). Production code
+/// leaves <see cref="Trainer.Faults"/> null.
+/// </summary>
+public sealed class TrainingFaults
+{
+    /// <summary>Given a 1-based step, whether to multiply its loss by NaN before backward (so loss and gradients are NaN).</summary>
+    public Func<long, bool>? PoisonLoss { get; init; }
+
+    public Checkpoints.CheckpointFaults? Checkpoint { get; init; }
+}

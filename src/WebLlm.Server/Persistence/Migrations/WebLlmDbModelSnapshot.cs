@@ -23,6 +23,9 @@ namespace WebLlm.Server.Persistence.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("Corrupt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Path")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -198,6 +201,12 @@ namespace WebLlm.Server.Persistence.Migrations
                     b.Property<string>("Preset")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("ResumedFromStep")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("SkippedSteps")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Source")
                         .HasColumnType("TEXT");
