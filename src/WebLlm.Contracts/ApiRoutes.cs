@@ -63,6 +63,7 @@ public static class ErrorCodes
     public const string InternalError = "internal_error";
     public const string ApiKeyRequired = "api_key_required";
     public const string NotExternal = "not_external";
+    public const string CheckpointCorrupt = "checkpoint_corrupt";
     /// <summary>A request the server could not read at all, e.g. a malformed JSON body.</summary>
     public const string BadRequest = "bad_request";
     /// <summary>API key mode: no or a wrong <c>Authorization: Bearer</c> key (401).</summary>

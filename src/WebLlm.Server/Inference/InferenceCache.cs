@@ -1,3 +1,4 @@
+using WebLlm.Contracts;
 using Microsoft.Extensions.Options;
 using WebLlm.Server.Datasets;
 using WebLlm.Training.Checkpoints;
@@ -105,7 +106,20 @@ public sealed class InferenceCache(DatasetService datasets, IOptions<InferenceOp
         lock (loading)
         {
             if (Find(runId, checkpoint) is { } loaded) return loaded; // another request loaded it meanwhile
-            var (model, manifest) = Checkpoint.LoadModel(checkpoint.Directory);
+            Gpt model;
+            CheckpointManifest manifest;
+            try
+            {
+                (model, manifest) = Checkpoint.LoadModel(checkpoint.Directory);
+            }
+            catch (Exception e) when (e is CorruptCheckpointException or InvalidDataException)
+            {
+                // Damaged on disk after it was written (the write itself is atomic): say which, and how to go on.
+                string reason = e is CorruptCheckpointException c ? c.Reason : e.Message.Replace(checkpoint.Directory, $"step {checkpoint.Step}", StringComparison.Ordinal);
+                throw new GenerationException(503, ErrorCodes.CheckpointCorrupt,
+                    $"Checkpoint step {checkpoint.Step} of run {runId} failed verification ({reason}); " +
+                    "ask for an earlier step (model 'run@step' or 'step'), or wait for the next checkpoint.");
+            }
             Tokenizer tokenizer;
             try
             {

@@ -104,7 +104,7 @@ public sealed class Generation(GenerationStarted started, ChannelReader<Generati
 /// channel the request handler streams out. The request's abort token and the server's time limit cancel it
 /// within one decode step; the slot is freed when the thread ends.
 /// </summary>
-public sealed class InferenceEngine(InferenceCache cache, InferenceSlots slots, IOptions<InferenceOptions> options)
+public sealed class InferenceEngine(InferenceCache cache, InferenceSlots slots, IOptions<InferenceOptions> options, ILogger<InferenceEngine> log)
 {
     private readonly InferenceOptions settings = options.Value;
 
@@ -170,7 +170,9 @@ public sealed class InferenceEngine(InferenceCache cache, InferenceSlots slots, 
         }
         catch (Exception ex)
         {
-            writer.TryWrite(new GenerationFailed(new GenerationException(StatusCodes.Status500InternalServerError, ErrorCodes.InternalError, "The generation failed: " + ex.Message)));
+            // The exception's text may name server paths: it goes to the log, the client gets the trace id.
+            log.LogError(ex, "Generation failed");
+            writer.TryWrite(new GenerationFailed(new GenerationException(StatusCodes.Status500InternalServerError, ErrorCodes.InternalError, "The generation failed; the server log has the details.")));
         }
         finally
         {
