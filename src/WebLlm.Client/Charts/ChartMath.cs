@@ -1,0 +1,177 @@
+namespace WebLlm.Client.Charts;
+
+public readonly record struct ChartPoint(double X, double Y);
+
+/// <summary>One line of a chart. <see cref="Version"/> lets the chart skip work when nothing changed.</summary>
+public sealed record ChartSeries(string Name, string Color, IReadOnlyList<ChartPoint> Points, bool Markers = false)
+{
+    public int Version { get; init; }
+}
+
+/// <summary>The numeric side of the charts: smoothing, downsampling, scales and ticks. Pure and tested.</summary>
+public static class ChartMath
+{
+    /// <summary>
+    /// TensorBoard's debiased exponential moving average: weight 0 returns the input, 0.99 is very smooth,
+    /// and early points are not dragged towards zero.
+    /// </summary>
+    public static ChartPoint[] Ema(IReadOnlyList<ChartPoint> points, double weight)
+    {
+        var result = new ChartPoint[points.Count];
+        if (weight <= 0)
+        {
+            for (var i = 0; i < points.Count; i++) result[i] = points[i];
+            return result;
+        }
+        weight = Math.Min(weight, 0.999);
+        double last = 0, debias = 1;
+        for (var i = 0; i < points.Count; i++)
+        {
+            var y = points[i].Y;
+            if (!double.IsFinite(y))
+            {
+                result[i] = points[i];
+                continue;
+            }
+            last = last * weight + (1 - weight) * y;
+            debias *= weight;
+            result[i] = new ChartPoint(points[i].X, last / (1 - debias));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Reduces points (sorted by x) to at most about 2·<paramref name="buckets"/>: each bucket of consecutive
+    /// points keeps its minimum and its maximum, in x order, so a spike is never dropped. The first and last
+    /// points are always kept.
+    /// </summary>
+    public static List<ChartPoint> Downsample(IReadOnlyList<ChartPoint> points, int buckets)
+    {
+        if (buckets < 1 || points.Count <= 2 * buckets + 2)
+        {
+            return [.. points];
+        }
+        var result = new List<ChartPoint>(2 * buckets + 2) { points[0] };
+        var inner = points.Count - 2;
+        for (var b = 0; b < buckets; b++)
+        {
+            var start = 1 + (int)((long)inner * b / buckets);
+            var end = 1 + (int)((long)inner * (b + 1) / buckets);
+            if (end <= start)
+            {
+                continue;
+            }
+            int min = start, max = start;
+            for (var i = start + 1; i < end; i++)
+            {
+                if (points[i].Y < points[min].Y) min = i;
+                if (points[i].Y > points[max].Y) max = i;
+            }
+            result.Add(points[Math.Min(min, max)]);
+            if (min != max)
+            {
+                result.Add(points[Math.Max(min, max)]);
+            }
+        }
+        result.Add(points[^1]);
+        return result;
+    }
+
+    /// <summary>The points whose x lies in [from, to], plus one neighbour either side so the line reaches the edges.</summary>
+    public static IReadOnlyList<ChartPoint> Window(IReadOnlyList<ChartPoint> points, double from, double to)
+    {
+        var first = LowerBound(points, from);
+        var last = LowerBound(points, to);
+        if (last < points.Count && points[last].X <= to) last++;
+        first = Math.Max(0, first - 1);
+        last = Math.Min(points.Count, last + 1);
+        var window = new ChartPoint[last - first];
+        for (var i = first; i < last; i++) window[i - first] = points[i];
+        return window;
+    }
+
+    private static int LowerBound(IReadOnlyList<ChartPoint> points, double x)
+    {
+        int lo = 0, hi = points.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (points[mid].X < x) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>Maps a value to 0…1 of an axis, linear or log10.</summary>
+    public static double Normalize(double value, double min, double max, bool log)
+    {
+        if (log)
+        {
+            value = Math.Log10(value);
+            min = Math.Log10(min);
+            max = Math.Log10(max);
+        }
+        return max > min ? (value - min) / (max - min) : 0.5;
+    }
+
+    /// <summary>The inverse of <see cref="Normalize"/>.</summary>
+    public static double Denormalize(double fraction, double min, double max, bool log) => log
+        ? Math.Pow(10, Math.Log10(min) + fraction * (Math.Log10(max) - Math.Log10(min)))
+        : min + fraction * (max - min);
+
+    /// <summary>About <paramref name="count"/> round tick values (1, 2, 5 × 10ⁿ) in [min, max]; decades on a log axis.</summary>
+    public static List<double> Ticks(double min, double max, bool log, int count = 5)
+    {
+        var ticks = new List<double>();
+        if (!(max > min) || !double.IsFinite(min) || !double.IsFinite(max))
+        {
+            if (double.IsFinite(min)) ticks.Add(min);
+            return ticks;
+        }
+        if (log && min > 0)
+        {
+            var lo = Math.Floor(Math.Log10(min));
+            var hi = Math.Ceiling(Math.Log10(max));
+            var perDecade = hi - lo <= 1 ? new[] { 1.0, 2, 5 } : new[] { 1.0 };
+            for (var e = lo; e <= hi; e++)
+            {
+                foreach (var m in perDecade)
+                {
+                    var v = m * Math.Pow(10, e);
+                    if (v >= min * 0.999 && v <= max * 1.001) ticks.Add(v);
+                }
+            }
+            if (ticks.Count >= 2) return ticks;
+            ticks.Clear();
+        }
+        var step = NiceStep((max - min) / Math.Max(1, count));
+        for (var v = Math.Ceiling(min / step) * step; v <= max + step * 1e-9; v += step)
+        {
+            ticks.Add(Math.Abs(v) < step * 1e-9 ? 0 : v);
+        }
+        return ticks;
+    }
+
+    private static double NiceStep(double raw)
+    {
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        var residual = raw / magnitude;
+        return magnitude * (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10);
+    }
+
+    /// <summary>Short labels: 12.5k, 3.2M, 0.0031, 2.41.</summary>
+    public static string Format(double value)
+    {
+        var abs = Math.Abs(value);
+        return abs switch
+        {
+            0 => "0",
+            >= 1e9 => (value / 1e9).ToString("0.##") + "G",
+            >= 1e6 => (value / 1e6).ToString("0.##") + "M",
+            >= 1e4 => (value / 1e3).ToString("0.#") + "k",
+            >= 100 => value.ToString("0"),
+            >= 1 => value.ToString("0.###"),
+            >= 1e-3 => value.ToString("0.####"),
+            _ => value.ToString("0.##e0"),
+        };
+    }
+}
