@@ -144,8 +144,16 @@ public static class ChartMath
             ticks.Clear();
         }
         var step = NiceStep((max - min) / Math.Max(1, count));
-        for (var v = Math.Ceiling(min / step) * step; v <= max + step * 1e-9; v += step)
+        if (!(step > 0) || !double.IsFinite(step))
         {
+            return [min, max];
+        }
+        var first = Math.Ceiling(min / step);
+        // Index-based, capped: adding a step too small for the magnitude must not loop forever.
+        for (var i = 0; i <= 4 * count + 2; i++)
+        {
+            var v = (first + i) * step;
+            if (v > max + step * 1e-9) break;
             ticks.Add(Math.Abs(v) < step * 1e-9 ? 0 : v);
         }
         return ticks;

@@ -5,7 +5,7 @@ using static Microsoft.Playwright.Assertions;
 namespace WebLlm.E2E.Tests;
 
 [Collection(BrowserCollection.Name)]
-public sealed class HomePageTests(WebLlmAppFixture app, ITestOutputHelper output) : IAsyncLifetime
+public sealed class SystemPageTests(WebLlmAppFixture app, ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly List<string> _pageErrors = [];
     private IBrowserContext _context = null!;
@@ -25,9 +25,9 @@ public sealed class HomePageTests(WebLlmAppFixture app, ITestOutputHelper output
     }
 
     [Fact]
-    public async Task Home_shows_server_is_up_on_cpu()
+    public async Task System_page_shows_server_is_up_on_cpu()
     {
-        await _page.GotoAsync("/");
+        await _page.GotoAsync("/system");
 
         // The first load downloads and starts the .NET WebAssembly runtime; give it time on 2 cores.
         await Expect(_page.GetByTestId("server-status")).ToContainTextAsync("Server is up", new() { Timeout = 60_000 });
@@ -39,7 +39,7 @@ public sealed class HomePageTests(WebLlmAppFixture app, ITestOutputHelper output
     [Fact]
     public async Task Dark_mode_toggle_switches_theme_without_crashing()
     {
-        await _page.GotoAsync("/");
+        await _page.GotoAsync("/system");
         await Expect(_page.GetByTestId("server-status")).ToContainTextAsync("Server is up", new() { Timeout = 60_000 });
         var toggle = _page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" });
         var lightBackground = await BackgroundColorAsync();
