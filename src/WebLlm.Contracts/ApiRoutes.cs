@@ -27,6 +27,10 @@ public static class ApiRoutes
     public static string RunSystem(int id) => $"{Runs}/{id}/system";
     public static string RunGenerate(int id) => $"{Runs}/{id}/generate";
     public static string Dataset(int id) => $"{Datasets}/{id}";
+    public static string DatasetPreview(int id) => $"{Datasets}/{id}/preview";
+    public static string RunTransitions(int id) => $"{Runs}/{id}/transitions";
+    public const string OpenApiDocument = "/openapi/v1.json";
+    public const string ApiReference = "/scalar";
 }
 
 /// <summary>The stable <c>code</c> extension of every ProblemDetails the API returns.</summary>
@@ -45,4 +49,6 @@ public static class ErrorCodes
     public const string InvalidText = "invalid_text";
     public const string TokenizerUnavailable = "tokenizer_unavailable";
     public const string InternalError = "internal_error";
+    /// <summary>A request the server could not read at all, e.g. a malformed JSON body.</summary>
+    public const string BadRequest = "bad_request";
 }

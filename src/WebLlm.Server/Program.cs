@@ -1,4 +1,9 @@
 using WebLlm.Server;
+using WebLlm.Server.Datasets;
+using WebLlm.Server.Inference;
+using WebLlm.Server.Persistence;
+using WebLlm.Server.Runs;
+using WebLlm.Server.Training;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -8,17 +13,26 @@ var builder = WebApplication.CreateBuilder(args);
 // that; a published app has no manifest (the files are copied to wwwroot), so there it does nothing.
 builder.WebHost.UseStaticWebAssets();
 
-builder.Services.AddProblemDetails();
+builder.AddProblems();
 builder.AddWebLlmOptions();
+builder.AddPersistence();
+builder.AddTraining();
+builder.AddApiDocs();
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.MigrateDatabase();
+app.UseProblems();
 app.UseBlazorFrameworkFiles();
 app.UseStaticFiles();
 
 app.MapInfo();
+app.MapPresets();
+app.MapRuns();
+app.MapGenerate();
+app.MapDatasets();
+app.MapTrainingHub();
+app.MapApiDocs();
 app.MapApiNotFound();
 app.MapFallbackToFile("index.html");
 

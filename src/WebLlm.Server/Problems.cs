@@ -1,0 +1,60 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using WebLlm.Contracts;
+
+namespace WebLlm.Server;
+
+/// <summary>ProblemDetails with the stable <c>code</c> extension every API error carries.</summary>
+public static class Problems
+{
+    public const string CodeKey = "code";
+
+    public static ProblemHttpResult Of(int status, string code, string detail, string? title = null) =>
+        TypedResults.Problem(statusCode: status, title: title, detail: detail,
+            extensions: new Dictionary<string, object?> { [CodeKey] = code });
+
+    public static ProblemHttpResult NotFound(string code, string detail) => Of(StatusCodes.Status404NotFound, code, detail);
+
+    public static ProblemHttpResult Conflict(string code, string detail) => Of(StatusCodes.Status409Conflict, code, detail);
+
+    public static ValidationProblem Validation(IDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, extensions: new Dictionary<string, object?> { [CodeKey] = ErrorCodes.ValidationFailed });
+
+    public static ValidationProblem Validation(string field, string message) => Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>The code for an error response that did not set one (status code pages, the exception handler).</summary>
+    public static string DefaultCode(int? status) => status switch
+    {
+        400 => ErrorCodes.BadRequest,
+        404 => ErrorCodes.NotFound,
+        409 => ErrorCodes.InvalidTransition,
+        413 => ErrorCodes.PayloadTooLarge,
+        >= 500 => ErrorCodes.InternalError,
+        _ => "http_" + status,
+    };
+
+    /// <summary>ProblemDetails for every error, each with a code; 500s get internal_error.</summary>
+    public static WebApplicationBuilder AddProblems(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            // A request the server could not read (malformed JSON, a body too large) says what was wrong with it.
+            if (ctx.Exception is BadHttpRequestException bad) ctx.ProblemDetails.Detail ??= bad.Message;
+            ctx.ProblemDetails.Extensions.TryAdd(CodeKey, DefaultCode(ctx.ProblemDetails.Status ?? ctx.HttpContext.Response.StatusCode));
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Exceptions become ProblemDetails: BadHttpRequestException (thrown for unreadable bodies in Development)
+    /// keeps its 4xx status; anything else is a 500. Empty error responses get a ProblemDetails body too.
+    /// </summary>
+    public static WebApplication UseProblems(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        return app;
+    }
+}

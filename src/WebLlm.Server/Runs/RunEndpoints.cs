@@ -1,0 +1,118 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using System.Text.Json;
+using WebLlm.Contracts;
+using WebLlm.Server.Persistence;
+using WebLlm.Server.Training;
+
+namespace WebLlm.Server.Runs;
+
+public static class RunEndpoints
+{
+    public static IEndpointRouteBuilder MapRuns(this IEndpointRouteBuilder app)
+    {
+        var runs = app.MapGroup(ApiRoutes.Runs).WithTags("Runs");
+        runs.MapPost("", Create);
+        runs.MapGet("", async (WebLlmDb db) =>
+            TypedResults.Ok((await db.Runs.AsNoTracking().OrderByDescending(r => r.Id).ToListAsync()).Select(RunMapping.ToDto).ToList()));
+        runs.MapGet("{id:int}", async Task<Results<Ok<RunDto>, ProblemHttpResult>> (int id, WebLlmDb db) =>
+            await FindAsync(db, id) is { } run ? TypedResults.Ok(RunMapping.ToDto(run)) : RunNotFound(id));
+        runs.MapPost("{id:int}/pause", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.PauseAsync));
+        runs.MapPost("{id:int}/resume", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.ResumeAsync));
+        runs.MapPost("{id:int}/stop", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.StopAsync));
+        runs.MapDelete("{id:int}", Delete);
+        runs.MapGet("{id:int}/metrics", Metrics);
+        runs.MapGet("{id:int}/evals", (int id, WebLlmDb db) => ListAsync(db, id, db.Evals.Where(e => e.RunId == id).OrderBy(e => e.Step)
+            .Select(e => new EvalDto(e.Step, e.ValLoss, e.Utc))));
+        runs.MapGet("{id:int}/samples", (int id, WebLlmDb db) => ListAsync(db, id, db.Samples.Where(e => e.RunId == id).OrderBy(e => e.Step).ThenBy(e => e.Id)
+            .Select(e => new SampleDto(e.Step, e.Prompt, e.Text, e.Utc))));
+        runs.MapGet("{id:int}/checkpoints", (int id, WebLlmDb db) => ListAsync(db, id, db.Checkpoints.Where(e => e.RunId == id).OrderBy(e => e.Step)
+            .Select(e => new CheckpointDto(e.Step, e.SizeBytes, e.Sha256, e.ValLoss, e.Utc))));
+        runs.MapGet("{id:int}/system", (int id, WebLlmDb db) => ListAsync(db, id, db.SystemMetrics.Where(e => e.RunId == id).OrderBy(e => e.Utc)
+            .Select(e => new SystemMetricDto(e.Utc, e.CpuPercent, e.ResidentBytes, e.GcHeapBytes, e.GpuPercent, e.GpuMemoryBytes))));
+        runs.MapGet("{id:int}/transitions", (int id, WebLlmDb db) => ListAsync(db, id, db.RunTransitions.Where(e => e.RunId == id).OrderBy(e => e.Id)
+            .Select(e => new RunTransitionDto(e.From, e.To, e.Reason, e.Utc))));
+        return app;
+    }
+
+    private static async Task<Results<Created<RunDto>, ValidationProblem, ProblemHttpResult>> Create(
+        CreateRunRequest request, WebLlmDb db, TrainingService training, IOptions<WebLlmOptions> options)
+    {
+        var dataset = request.DatasetId is int datasetId
+            ? await db.Datasets.FindAsync(datasetId)
+            : await db.Datasets.Where(d => d.Builtin).OrderBy(d => d.Id).FirstOrDefaultAsync();
+        if (dataset is null) return Problems.Validation("datasetId", $"no dataset with id {request.DatasetId}");
+        if (dataset.Status != DatasetStatus.Ready)
+            return Problems.Conflict(ErrorCodes.DatasetNotReady, $"Dataset {dataset.Id} ({dataset.Name}) is {dataset.Status}; a run can start once it is Ready.");
+        var validator = new RunValidator(options.Value.Limits);
+        if (validator.Validate(request, dataset) is not var (model, trainingConfig)) return Problems.Validation(validator.Errors);
+
+        var now = DateTime.UtcNow;
+        var run = new RunEntity
+        {
+            Name = string.IsNullOrWhiteSpace(request.Name) ? "" : request.Name.Trim(),
+            Preset = request.Preset,
+            ModelConfigJson = JsonSerializer.Serialize(RunMapping.ToDto(model), RunMapping.Json),
+            TrainingConfigJson = JsonSerializer.Serialize(trainingConfig, RunMapping.Json),
+            DatasetId = dataset.Id,
+            DatasetName = dataset.Name,
+            Status = RunStatus.Queued,
+            StatusReason = "launched",
+            CreatedUtc = now,
+        };
+        db.Runs.Add(run);
+        await db.SaveChangesAsync();
+        if (run.Name.Length == 0) run.Name = $"{request.Preset}-{run.Id}";
+        db.RunTransitions.Add(new RunTransitionEntity { RunId = run.Id, From = null, To = RunStatus.Queued, Reason = "launched", Utc = now });
+        await db.SaveChangesAsync();
+        await training.LaunchAsync(run.Id);
+        var created = (await FindAsync(db, run.Id))!;
+        return TypedResults.Created(ApiRoutes.Run(run.Id), RunMapping.ToDto(created));
+    }
+
+    /// <summary>Done → 200, Accepted (takes effect at the next step boundary) → 202, a repeated command → 200 with the run as it is.</summary>
+    private static async Task<Results<Ok<RunDto>, Accepted<RunDto>, ProblemHttpResult>> Command(int id, WebLlmDb db, Func<int, Task<CommandResult>> command)
+    {
+        var result = await command(id);
+        if (result.Outcome == CommandOutcome.NotFound) return RunNotFound(id);
+        if (result.Outcome == CommandOutcome.Invalid) return Problems.Conflict(ErrorCodes.InvalidTransition, result.Message ?? "Invalid transition.");
+        db.ChangeTracker.Clear();
+        var dto = RunMapping.ToDto((await FindAsync(db, id))!);
+        return result.Outcome == CommandOutcome.Accepted ? TypedResults.Accepted(ApiRoutes.Run(id), dto) : TypedResults.Ok(dto);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(int id, WebLlmDb db, TrainingService training, IHubContext<TrainingHub, ITrainingClient> hub)
+    {
+        var result = await training.ForgetAsync(id);
+        if (result.Outcome == CommandOutcome.NotFound) return RunNotFound(id);
+        if (result.Outcome == CommandOutcome.Invalid) return Problems.Conflict(ErrorCodes.RunActive, result.Message!);
+        await db.Runs.Where(r => r.Id == id).ExecuteDeleteAsync(); // dependent rows go by ON DELETE CASCADE
+        string folder = training.RunDirectory(id);
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        await hub.Clients.Groups(Broadcaster.RunGroup(id), Broadcaster.RunsGroup).RunDeleted(id);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<MetricsPage>, ValidationProblem, ProblemHttpResult>> Metrics(
+        int id, WebLlmDb db, long? fromStep, long? toStep, int? maxPoints)
+    {
+        if (maxPoints is < 2) return Problems.Validation("maxPoints", $"maxPoints must be at least 2 (got {maxPoints})");
+        if (!await db.Runs.AnyAsync(r => r.Id == id)) return RunNotFound(id);
+        long from = fromStep ?? 1, to = toStep ?? long.MaxValue;
+        var rows = await db.StepMetrics.AsNoTracking().Where(m => m.RunId == id && m.Step >= from && m.Step <= to).OrderBy(m => m.Step).ToListAsync();
+        IReadOnlyList<StepMetricDto> steps = rows.Select(RunMapping.ToDto).ToList();
+        bool downsampled = maxPoints is int max && steps.Count > max;
+        if (downsampled) steps = Downsampler.MinMax(steps, maxPoints!.Value);
+        return TypedResults.Ok(new MetricsPage(id, steps.Count > 0 ? steps[0].Step : from, steps.Count > 0 ? steps[^1].Step : from, downsampled, steps));
+    }
+
+    private static async Task<Results<Ok<List<T>>, ProblemHttpResult>> ListAsync<T>(WebLlmDb db, int id, IQueryable<T> query) =>
+        await db.Runs.AnyAsync(r => r.Id == id) ? TypedResults.Ok(await query.ToListAsync()) : RunNotFound(id);
+
+    private static Task<RunEntity?> FindAsync(WebLlmDb db, int id) =>
+        db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id);
+
+    private static ProblemHttpResult RunNotFound(int id) => Problems.NotFound(ErrorCodes.RunNotFound, $"No run with id {id}.");
+}

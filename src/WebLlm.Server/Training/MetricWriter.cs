@@ -1,0 +1,159 @@
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using WebLlm.Contracts;
+using WebLlm.Server.Persistence;
+using WebLlm.Training.Checkpoints;
+
+namespace WebLlm.Server.Training;
+
+/// <summary>
+/// The one database writer for training output. The training thread posts without ever waiting (the
+/// channel is unbounded: a step is a few hundred bytes and the writer commits thousands per second);
+/// this loop drains what has arrived, inserts it in one transaction, then forwards it to the broadcaster.
+/// </summary>
+public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcaster broadcaster, ILogger<MetricWriter> log) : BackgroundService
+{
+    private const int MaxBatch = 2000;
+    private readonly Channel<RunEvent> channel = Channel.CreateUnbounded<RunEvent>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Never blocks.</summary>
+    public void Post(RunEvent e)
+    {
+        if (!channel.Writer.TryWrite(e) && e is TransitionEvent t)
+            t.Committed.TrySetException(new InvalidOperationException("The server is shutting down."));
+    }
+
+    /// <summary>Drains everything already posted before the host stops (the training service stops first).</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        channel.Writer.TryComplete();
+        if (ExecuteTask is not null) await Task.WhenAny(ExecuteTask, Task.Delay(Timeout.Infinite, cancellationToken));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<RunEvent>();
+        // Not cancelled by stoppingToken: the loop ends when StopAsync completes the channel and it is empty.
+        while (await channel.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && channel.Reader.TryRead(out var e)) batch.Add(e);
+            try
+            {
+                var committed = await WriteAsync(batch);
+                broadcaster.Post(committed);
+                foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                log.LogError(ex, "Writing {Count} training events failed; they are lost", batch.Count);
+                foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetException(ex);
+            }
+        }
+    }
+
+    private async Task<List<RunEvent>> WriteAsync(List<RunEvent> batch)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync();
+        await using var tx = await db.Database.BeginTransactionAsync();
+        var runs = new Dictionary<int, RunEntity?>();
+        var committed = new List<RunEvent>(batch.Count);
+        foreach (var e in batch)
+        {
+            if (!runs.TryGetValue(e.RunId, out var run)) runs[e.RunId] = run = await db.Runs.FindAsync(e.RunId);
+            if (run is null) continue; // deleted meanwhile: its rows would break the foreign key
+            committed.Add(await ApplyAsync(db, run, e));
+        }
+        await db.SaveChangesAsync();
+        await tx.CommitAsync();
+        return committed;
+    }
+
+    private static async Task<RunEvent> ApplyAsync(WebLlmDb db, RunEntity run, RunEvent e)
+    {
+        switch (e)
+        {
+            case StepEvent s:
+                var m = s.Metric;
+                db.StepMetrics.Add(new StepMetricEntity
+                {
+                    RunId = run.Id, Step = m.Step, Loss = m.Loss, LearningRate = m.LearningRate, GradNorm = m.GradNorm,
+                    TokensPerSecond = m.TokensPerSecond, Milliseconds = m.Milliseconds, Mfu = m.Mfu, TokensSeen = m.TokensSeen,
+                    ElapsedSeconds = m.ElapsedSeconds, NonFinite = m.NonFinite, Skipped = s.Skipped,
+                });
+                run.CurrentStep = m.Step;
+                run.ElapsedSeconds = m.ElapsedSeconds;
+                run.LastLoss = m.Loss ?? run.LastLoss;
+                run.TokensPerSecond = m.TokensPerSecond;
+                run.Mfu = m.Mfu;
+                return e;
+            case EvalEvent v:
+                db.Evals.Add(new EvalEntity { RunId = run.Id, Step = v.Eval.Step, ValLoss = v.Eval.ValLoss, NonFinite = v.Eval.ValLoss is null, Utc = v.Eval.Utc });
+                run.LastValLoss = v.Eval.ValLoss;
+                if (v.Eval.ValLoss is double val && (run.BestValLoss is null || val < run.BestValLoss)) run.BestValLoss = val;
+                return e;
+            case SampleEvent p:
+                db.Samples.Add(new SampleEntity { RunId = run.Id, Step = p.Sample.Step, Prompt = p.Sample.Prompt, Text = p.Sample.Text, Utc = p.Sample.Utc });
+                return e;
+            case CheckpointWritten c:
+                var dto = new CheckpointDto(c.Info.Step, c.Info.SizeBytes, await HashAsync(c.Info.Directory), c.Info.ValLoss is double cv ? Finite.OrNull(cv) : null, c.Utc);
+                // A replayed stretch (resume from an older checkpoint) rewrites the folder of the same step.
+                await db.SaveChangesAsync();
+                await db.Checkpoints.Where(x => x.RunId == run.Id && x.Step == dto.Step).ExecuteDeleteAsync();
+                db.Checkpoints.Add(new CheckpointEntity { RunId = run.Id, Step = dto.Step, Path = c.Info.Directory, SizeBytes = dto.SizeBytes, Sha256 = dto.Sha256, ValLoss = dto.ValLoss, Utc = dto.Utc });
+                run.LatestCheckpointStep = Math.Max(run.LatestCheckpointStep ?? 0, dto.Step);
+                return new CheckpointSaved(run.Id, dto);
+            case SystemEvent y:
+                var s2 = y.Metric;
+                db.SystemMetrics.Add(new SystemMetricEntity { RunId = run.Id, Utc = s2.Utc, CpuPercent = s2.CpuPercent, ResidentBytes = s2.ResidentBytes, GcHeapBytes = s2.GcHeapBytes, GpuPercent = s2.GpuPercent, GpuMemoryBytes = s2.GpuMemoryBytes });
+                return e;
+            case TransitionEvent t:
+                if (t.ResetAfterStep is long after)
+                {
+                    // Flush first so the delete sees (and removes) everything queued before this event.
+                    await db.SaveChangesAsync();
+                    await RunRows.DeleteAfterAsync(db, run.Id, after);
+                    run.CurrentStep = after;
+                    run.LatestCheckpointStep = after > 0 ? after : null;
+                }
+                run.Status = t.To;
+                run.StatusReason = t.Reason;
+                if (t.Device is not null) run.Device = t.Device;
+                if (t.To == RunStatus.Running) run.StartedUtc ??= t.Utc;
+                if (t.To is RunStatus.Completed or RunStatus.Stopped or RunStatus.Failed) run.EndedUtc = t.Utc;
+                if (t.To is RunStatus.Queued or RunStatus.Running) run.EndedUtc = null;
+                db.RunTransitions.Add(new RunTransitionEntity { RunId = run.Id, From = t.From, To = t.To, Reason = t.Reason, Utc = t.Utc });
+                return e;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "Unknown run event.");
+        }
+    }
+
+    /// <summary>SHA-256 of the weights file, the part of a checkpoint people download and compare.</summary>
+    private static async Task<string> HashAsync(string checkpointDir)
+    {
+        try
+        {
+            await using var stream = File.OpenRead(Path.Combine(checkpointDir, Checkpoint.ModelFile));
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream));
+        }
+        catch (IOException)
+        {
+            return ""; // replaced by a newer write of the same step; that write brings its own hash
+        }
+    }
+}
+
+/// <summary>Row maintenance shared by the writer and start-up recovery.</summary>
+public static class RunRows
+{
+    /// <summary>Removes per-step rows after <paramref name="step"/>: the curve restarts there without duplicates.</summary>
+    public static async Task DeleteAfterAsync(WebLlmDb db, int runId, long step)
+    {
+        await db.StepMetrics.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
+        await db.Evals.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
+        await db.Samples.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
+        await db.Checkpoints.Where(x => x.RunId == runId && x.Step > step).ExecuteDeleteAsync();
+    }
+}

@@ -1,0 +1,40 @@
+using WebLlm.Contracts;
+using WebLlm.Training.Checkpoints;
+
+namespace WebLlm.Server.Training;
+
+/// <summary>
+/// What the training thread (and the command handlers) produce. Events go through <see cref="MetricWriter"/>
+/// in order; the writer commits them, then hands them to <see cref="Broadcaster"/>. Pushing only what is
+/// committed is what makes "REST history, then the live stream" gap-free for a late joiner.
+/// </summary>
+public abstract record RunEvent(int RunId);
+
+public sealed record StepEvent(int RunId, StepMetricDto Metric, bool Skipped) : RunEvent(RunId);
+
+public sealed record EvalEvent(int RunId, EvalDto Eval) : RunEvent(RunId);
+
+public sealed record SampleEvent(int RunId, SampleDto Sample) : RunEvent(RunId);
+
+/// <summary>Written by the training thread; the writer hashes the files off that thread.</summary>
+public sealed record CheckpointWritten(int RunId, CheckpointInfo Info, DateTime Utc) : RunEvent(RunId);
+
+/// <summary>A checkpoint after its row (with SHA-256) is committed.</summary>
+public sealed record CheckpointSaved(int RunId, CheckpointDto Checkpoint) : RunEvent(RunId);
+
+public sealed record SystemEvent(int RunId, SystemMetricDto Metric) : RunEvent(RunId);
+
+/// <summary>A status change. <see cref="Committed"/> completes once it is in the database.</summary>
+public sealed record TransitionEvent(int RunId, RunStatus? From, RunStatus To, string Reason, DateTime Utc) : RunEvent(RunId)
+{
+    /// <summary>Set when a run (re)starts: rows after this step are leftovers of a replayed stretch and are removed.</summary>
+    public long? ResetAfterStep { get; init; }
+    public string? Device { get; init; }
+    public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Non-finite doubles become null: JSON has no NaN, and SQLite would store NaN as NULL anyway without saying so.</summary>
+public static class Finite
+{
+    public static double? OrNull(double value) => double.IsFinite(value) ? value : null;
+}

@@ -1,0 +1,348 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using WebLlm.Contracts;
+using WebLlm.Server.Datasets;
+using WebLlm.Server.Persistence;
+using WebLlm.Server.Runs;
+using WebLlm.Training;
+using WebLlm.Training.Checkpoints;
+using WebLlm.Training.Training;
+
+namespace WebLlm.Server.Training;
+
+public enum CommandOutcome { Done, Accepted, NoOp, NotFound, Invalid }
+
+/// <summary>What a command did; endpoints map it to 200, 202, 404 or 409.</summary>
+public sealed record CommandResult(CommandOutcome Outcome, string? Message = null);
+
+/// <summary>
+/// Owns the device: runs one run at a time on a dedicated thread and keeps the authoritative status of
+/// every run in memory, so commands are validated atomically under one lock and never wait for the
+/// training loop. Status changes go to the database through <see cref="MetricWriter"/>, in order with the
+/// metrics they follow (a client that sees Completed finds every step in the database).
+/// </summary>
+/// <remarks>
+/// Queue policy: a Paused run releases the device, so the next Queued run starts; resuming a paused run
+/// queues it behind the runs already waiting. Pause, stop and shut-down are honoured at step boundaries.
+/// </remarks>
+public sealed class TrainingService(
+    IDbContextFactory<WebLlmDb> dbFactory, MetricWriter writer, DatasetService datasets,
+    IOptions<WebLlmOptions> options, ILogger<TrainingService> log) : BackgroundService
+{
+    private readonly Lock gate = new();
+    private readonly Dictionary<int, RunStatus> statuses = [];
+    private readonly LinkedList<int> queue = new();
+    private readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly WebLlmOptions settings = options.Value;
+    private Job? current;
+    private Task currentTask = Task.CompletedTask;
+    private bool shuttingDown;
+    private double peakFlops;
+
+    private enum Request { None, Pause, Stop, Shutdown }
+
+    private sealed class Job(int runId, TransitionEvent started)
+    {
+        public int RunId { get; } = runId;
+        public TransitionEvent Started { get; } = started;
+        public volatile Request Request;
+    }
+
+    /// <summary>The run on the device, if any (for the system sampler).</summary>
+    public int? CurrentRunId
+    {
+        get { lock (gate) return current?.RunId; }
+    }
+
+    public string RunDirectory(int runId) => settings.DataPath("runs", runId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Devices.SetThreads(settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount);
+        await RecoverAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        lock (gate) TryStartNextLocked();
+        ready.TrySetResult();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Runs left Running by a crash become Interrupted at their newest complete checkpoint (rows after it are
+    /// dropped; with no checkpoint they restart from step 0). Queued runs stay queued, in id order.
+    /// </summary>
+    private async Task RecoverAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var now = DateTime.UtcNow;
+        foreach (var run in await db.Runs.Where(r => r.Status == RunStatus.Running).ToListAsync(ct))
+        {
+            string checkpoints = Path.Combine(RunDirectory(run.Id), "checkpoints");
+            Checkpoint.CleanTemporary(checkpoints);
+            long step = Checkpoint.List(checkpoints).LastOrDefault()?.Step ?? 0;
+            await RunRows.DeleteAfterAsync(db, run.Id, step);
+            db.RunTransitions.Add(new RunTransitionEntity { RunId = run.Id, From = RunStatus.Running, To = RunStatus.Interrupted, Reason = "server restarted", Utc = now });
+            run.Status = RunStatus.Interrupted;
+            run.StatusReason = step > 0 ? $"server restarted; resumable from step {step}" : "server restarted; no checkpoint yet, resume starts over";
+            run.CurrentStep = step;
+            run.LatestCheckpointStep = step > 0 ? step : null;
+            log.LogWarning("Run {RunId} was left running; marked Interrupted at checkpoint step {Step}", run.Id, step);
+        }
+        await db.SaveChangesAsync(ct);
+        var all = await db.Runs.AsNoTracking().OrderBy(r => r.Id).Select(r => new { r.Id, r.Status }).ToListAsync(ct);
+        lock (gate)
+        {
+            foreach (var r in all)
+            {
+                statuses[r.Id] = r.Status;
+                if (r.Status == RunStatus.Queued) queue.AddLast(r.Id);
+            }
+        }
+    }
+
+    /// <summary>A run row was just inserted as Queued; queue it and start it when the device is free.</summary>
+    public async Task LaunchAsync(int runId)
+    {
+        await ready.Task;
+        Task? started;
+        lock (gate)
+        {
+            statuses[runId] = RunStatus.Queued;
+            queue.AddLast(runId);
+            started = TryStartNextLocked();
+        }
+        if (started is not null) await started;
+    }
+
+    public async Task<CommandResult> PauseAsync(int runId)
+    {
+        await ready.Task;
+        Task? committed = null;
+        CommandResult result;
+        lock (gate)
+        {
+            if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
+            switch (status)
+            {
+                case RunStatus.Running when current?.RunId == runId:
+                    if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.Invalid, "The run is stopping.");
+                    if (current.Request == Request.Pause) return new(CommandOutcome.Accepted, "Already pausing.");
+                    current.Request = Request.Pause;
+                    result = new(CommandOutcome.Accepted, "Pausing at the end of the current step.");
+                    break;
+                case RunStatus.Queued:
+                    queue.Remove(runId);
+                    committed = TransitionLocked(runId, status, RunStatus.Paused, "paused while queued");
+                    result = new(CommandOutcome.Done);
+                    break;
+                case RunStatus.Paused:
+                    return new(CommandOutcome.NoOp, "Already paused.");
+                default:
+                    return new(CommandOutcome.Invalid, $"A {status} run cannot be paused.");
+            }
+        }
+        if (committed is not null) await committed;
+        return result;
+    }
+
+    public async Task<CommandResult> ResumeAsync(int runId)
+    {
+        await ready.Task;
+        Task committed;
+        lock (gate)
+        {
+            if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
+            if (status is not (RunStatus.Paused or RunStatus.Interrupted))
+            {
+                string why = status == RunStatus.Running && current?.Request == Request.Pause
+                    ? "The run is pausing; resume it once it is Paused."
+                    : $"A {status} run cannot be resumed; only Paused and Interrupted runs can.";
+                return new(CommandOutcome.Invalid, why);
+            }
+            committed = TransitionLocked(runId, status, RunStatus.Queued, "resumed");
+            queue.AddLast(runId);
+            committed = TryStartNextLocked() ?? committed;
+        }
+        await committed;
+        return new(CommandOutcome.Done);
+    }
+
+    public async Task<CommandResult> StopAsync(int runId)
+    {
+        await ready.Task;
+        Task committed;
+        lock (gate)
+        {
+            if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
+            switch (status)
+            {
+                case RunStatus.Running when current?.RunId == runId:
+                    if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.NoOp, "Already stopping.");
+                    current.Request = Request.Stop; // wins over a pending pause
+                    return new(CommandOutcome.Accepted, "Stopping at the end of the current step.");
+                case RunStatus.Stopped:
+                    return new(CommandOutcome.NoOp, "Already stopped.");
+                case RunStatus.Queued or RunStatus.Paused or RunStatus.Interrupted:
+                    queue.Remove(runId);
+                    committed = TransitionLocked(runId, status, RunStatus.Stopped, $"stopped while {status.ToString().ToLowerInvariant()}");
+                    break;
+                default:
+                    return new(CommandOutcome.Invalid, $"A {status} run cannot be stopped.");
+            }
+        }
+        await committed;
+        return new(CommandOutcome.Done);
+    }
+
+    /// <summary>Forgets a run that is neither queued nor training, so its rows and folder can be deleted.</summary>
+    public async Task<CommandResult> ForgetAsync(int runId)
+    {
+        await ready.Task;
+        lock (gate)
+        {
+            if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
+            if (status is RunStatus.Queued or RunStatus.Running) return new(CommandOutcome.Invalid, $"The run is {status}; stop or pause it first.");
+            statuses.Remove(runId);
+            return new(CommandOutcome.Done);
+        }
+    }
+
+    /// <summary>Whether a Queued, Running or Paused run trains on this dataset (it must not be deleted).</summary>
+    public bool IsActive(int runId)
+    {
+        lock (gate) return statuses.TryGetValue(runId, out var s) && s is RunStatus.Queued or RunStatus.Running or RunStatus.Paused;
+    }
+
+    /// <summary>On shut-down the current run stops at a step boundary with a checkpoint and is marked Interrupted.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        Task running;
+        lock (gate)
+        {
+            shuttingDown = true;
+            if (current is not null) current.Request = Request.Shutdown;
+            running = currentTask;
+        }
+        await Task.WhenAny(running, Task.Delay(Timeout.Infinite, cancellationToken));
+        await base.StopAsync(cancellationToken);
+    }
+
+    private Task TransitionLocked(int runId, RunStatus from, RunStatus to, string reason, long? resetAfterStep = null, string? device = null)
+    {
+        statuses[runId] = to;
+        var e = new TransitionEvent(runId, from, to, reason, DateTime.UtcNow) { ResetAfterStep = resetAfterStep, Device = device };
+        writer.Post(e);
+        return e.Committed.Task;
+    }
+
+    /// <summary>Starts the oldest queued run when the device is free; returns its Running transition's commit.</summary>
+    private Task? TryStartNextLocked()
+    {
+        if (current is not null || shuttingDown || queue.First is null) return null;
+        int runId = queue.First.Value;
+        queue.RemoveFirst();
+        string checkpoints = Path.Combine(RunDirectory(runId), "checkpoints");
+        Checkpoint.CleanTemporary(checkpoints);
+        long resumeStep = Checkpoint.List(checkpoints).LastOrDefault()?.Step ?? 0;
+        string device = DeviceName();
+        statuses[runId] = RunStatus.Running;
+        var started = new TransitionEvent(runId, RunStatus.Queued, RunStatus.Running,
+            resumeStep > 0 ? $"training from checkpoint step {resumeStep}" : "training from step 0", DateTime.UtcNow)
+        { ResetAfterStep = resumeStep, Device = device };
+        writer.Post(started);
+        var job = new Job(runId, started);
+        current = job;
+        currentTask = Task.Factory.StartNew(() => RunJob(job), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return started.Committed.Task;
+    }
+
+    private string DeviceName()
+    {
+        try { return Devices.Resolve(settings.Device).type.ToString().ToLowerInvariant(); }
+        catch (ArgumentException) { return settings.Device; }
+    }
+
+    /// <summary>The training thread. Never awaits: TorchSharp's dispose scopes belong to this thread.</summary>
+    private void RunJob(Job job)
+    {
+        RunStatus final;
+        string reason;
+        try
+        {
+            (final, reason) = Train(job);
+        }
+        catch (Exception ex)
+        {
+            log.LogError(ex, "Run {RunId} failed", job.RunId);
+            (final, reason) = (RunStatus.Failed, ex.Message);
+        }
+        lock (gate)
+        {
+            current = null;
+            if (statuses.ContainsKey(job.RunId)) TransitionLocked(job.RunId, RunStatus.Running, final, reason);
+            TryStartNextLocked();
+        }
+    }
+
+    private (RunStatus, string) Train(Job job)
+    {
+        // Waiting once, before the loop, is fine: it orders this run's reads after everything committed before it.
+        job.Started.Committed.Task.GetAwaiter().GetResult();
+        RunEntity run;
+        using (var db = dbFactory.CreateDbContext())
+            run = db.Runs.AsNoTracking().First(r => r.Id == job.RunId);
+        var model = JsonSerializer.Deserialize<ModelConfigDto>(run.ModelConfigJson, RunMapping.Json)!;
+        var training = JsonSerializer.Deserialize<TrainingConfigDto>(run.TrainingConfigJson, RunMapping.Json)!;
+        var dataset = datasets.LoadForTraining(run.DatasetId);
+        var data = new TrainingData(dataset.Train, dataset.Val, dataset.Tokenizer);
+        if (peakFlops <= 0)
+            peakFlops = settings.PeakFlops > 0 ? settings.PeakFlops : MatmulCeiling.Measure(Devices.Resolve(settings.Device), TimeSpan.FromSeconds(0.5));
+        var trainOptions = RunMapping.ToTrainOptions(training, settings, peakFlops);
+        string runDir = RunDirectory(job.RunId);
+        bool resume = job.Started.ResetAfterStep > 0;
+        using var trainer = resume
+            ? Trainer.Resume(runDir, data, trainOptions)
+            : Trainer.Create(RunMapping.ToGptConfig(model), trainOptions, data, runDir);
+
+        long tokensPerStep = (long)trainOptions.BatchSize * trainer.BlockSize * trainOptions.GradAccumSteps;
+        long checkpointed = trainer.Step;
+        double elapsedBefore = run.ElapsedSeconds;
+        var clock = Stopwatch.StartNew();
+        while (!trainer.Finished && job.Request == Request.None)
+        {
+            var r = trainer.TrainStep();
+            bool nonFinite = !double.IsFinite(r.Loss) || !double.IsFinite(r.GradNorm);
+            writer.Post(new StepEvent(job.RunId, new StepMetricDto(
+                r.Step, Finite.OrNull(r.Loss), Finite.OrNull(r.LearningRate), Finite.OrNull(r.GradNorm), Finite.OrNull(r.TokensPerSecond),
+                Finite.OrNull(r.Milliseconds), Finite.OrNull(r.Mfu), r.Step * tokensPerStep, elapsedBefore + clock.Elapsed.TotalSeconds, nonFinite), r.Skipped));
+            if (trainer.EvalDue)
+            {
+                var eval = trainer.Evaluate();
+                writer.Post(new EvalEvent(job.RunId, new EvalDto(eval.Step, Finite.OrNull(eval.ValLoss), DateTime.UtcNow)));
+            }
+            if (trainer.SampleDue)
+                foreach (var s in trainer.Sample())
+                    writer.Post(new SampleEvent(job.RunId, new SampleDto(s.Step, s.Prompt, s.Text, DateTime.UtcNow)));
+            if (trainer.CheckpointDue)
+            {
+                writer.Post(new CheckpointWritten(job.RunId, trainer.SaveCheckpoint(), DateTime.UtcNow));
+                checkpointed = trainer.Step;
+            }
+        }
+        // Whatever ended the loop, the last step is on disk before the status says so.
+        if (trainer.Step > checkpointed) writer.Post(new CheckpointWritten(job.RunId, trainer.SaveCheckpoint(), DateTime.UtcNow));
+
+        return job.Request switch
+        {
+            _ when trainer.Finished => (RunStatus.Completed, $"reached {trainer.Options.MaxSteps} steps"),
+            Request.Pause => (RunStatus.Paused, $"paused at step {trainer.Step}"),
+            Request.Stop => (RunStatus.Stopped, $"stopped at step {trainer.Step}"),
+            _ => (RunStatus.Interrupted, $"server shut down at step {trainer.Step}"),
+        };
+    }
+}

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using WebLlm.Contracts;
+
+namespace WebLlm.Server.Tests;
+
+public sealed class SmallUploadFactory() : WebLlmFactory(null, new() { ["WebLlm:MaxUploadBytes"] = "8000" });
+
+public class DatasetTests(SmallUploadFactory factory) : IClassFixture<SmallUploadFactory>
+{
+    private readonly Api api = new(factory.CreateClient());
+
+    private static readonly string Text = string.Concat(Enumerable.Repeat("To be, or not to be, that is the question.\n", 120)); // 5160 bytes
+
+    private static MultipartFormDataContent Upload(string name, params (string FileName, byte[] Bytes)[] files)
+    {
+        var form = new MultipartFormDataContent { { new StringContent(name), "name" }, { new StringContent("char"), "tokenizer" } };
+        foreach (var (fileName, bytes) in files) form.Add(new ByteArrayContent(bytes), "files", fileName);
+        return form;
+    }
+
+    [Fact]
+    public async Task An_uploaded_text_file_becomes_a_ready_dataset_with_token_counts_and_a_preview()
+    {
+        var response = await api.Http.PostAsync(ApiRoutes.Datasets, Upload("hamlet", ("a.txt", Encoding.UTF8.GetBytes(Text))));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = (await response.Content.ReadFromJsonAsync<DatasetDto>())!;
+        Assert.Equal("hamlet", created.Name);
+
+        var ready = await api.WaitForDatasetAsync(created.Id);
+
+        Assert.Equal(DatasetStatus.Ready, ready.Status);
+        Assert.Equal(Text.Length, ready.TrainTokens + ready.ValTokens);
+        Assert.Equal(Text.Distinct().Count(), ready.VocabSize);
+        Assert.Equal(Text.Length, ready.SourceBytes);
+        var preview = (await api.Http.GetFromJsonAsync<DatasetPreviewDto>(ApiRoutes.DatasetPreview(created.Id)))!;
+        Assert.Equal("To be, or not to be, that is the question.", preview.Lines[0]);
+        Assert.Equal("T", preview.Tokens[0].Text);
+    }
+
+    [Fact]
+    public async Task Invalid_utf8_is_rejected_naming_the_file_and_byte_offset()
+    {
+        byte[] bytes = [.. "Hello"u8, 0xC3, 0x28, .. " world"u8];
+        var response = await api.Http.PostAsync(ApiRoutes.Datasets, Upload("bad", ("bad.txt", bytes)));
+
+        var problem = await Api.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.InvalidText);
+        string detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains("bad.txt", detail);
+        Assert.Contains("offset 5", detail);
+    }
+
+    [Fact]
+    public async Task An_upload_over_the_configured_limit_is_413()
+    {
+        var response = await api.Http.PostAsync(ApiRoutes.Datasets, Upload("big", ("big.txt", new byte[9000])));
+        await Api.AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, ErrorCodes.PayloadTooLarge);
+    }
+
+    [Fact]
+    public async Task Upload_without_txt_files_is_400_naming_the_field()
+    {
+        var response = await api.Http.PostAsync(ApiRoutes.Datasets, Upload("none", ("a.csv", "x,y"u8.ToArray())));
+        var problem = await Api.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("files", out _));
+    }
+
+    [Fact]
+    public async Task A_dataset_cannot_be_deleted_while_a_run_uses_it()
+    {
+        var created = (await (await api.Http.PostAsync(ApiRoutes.Datasets, Upload("used", ("u.txt", Encoding.UTF8.GetBytes(Text))))).Content.ReadFromJsonAsync<DatasetDto>())!;
+        await api.WaitForDatasetAsync(created.Id);
+        var run = await api.LaunchAsync(Api.Tiny(maxSteps: 2000) with { DatasetId = created.Id });
+        Assert.Equal(created.Id, run.DatasetId);
+        Assert.Equal(Text.Distinct().Count(), run.Model.VocabSize); // the vocabulary comes from the dataset
+
+        await Api.AssertProblemAsync(await api.Http.DeleteAsync(ApiRoutes.Dataset(created.Id)), HttpStatusCode.Conflict, ErrorCodes.DatasetInUse);
+
+        await api.CommandAsync(run.Id, "stop");
+        await api.WaitForStatusAsync(run.Id, RunStatus.Stopped);
+        Assert.Equal(HttpStatusCode.NoContent, (await api.Http.DeleteAsync(ApiRoutes.Dataset(created.Id))).StatusCode);
+        await Api.AssertProblemAsync(await api.Http.GetAsync(ApiRoutes.Dataset(created.Id)), HttpStatusCode.NotFound, ErrorCodes.DatasetNotFound);
+        Assert.False(Directory.Exists(Path.Combine(factory.DataDirectory, "datasets", created.Id.ToString())));
+    }
+}
