@@ -61,7 +61,7 @@ public sealed class WebLlmApi(HttpClient http)
         GetAsync<List<SystemMetricDto>>(ApiRoutes.RunSystem(id), ct);
 
     public Task<List<RunTransitionDto>> GetTransitionsAsync(int id, CancellationToken ct = default) =>
-        GetAsync<List<RunTransitionDto>>(ClientRoutes.RunTransitions(id), ct);
+        GetAsync<List<RunTransitionDto>>(ApiRoutes.RunTransitions(id), ct);
 
     /// <summary>
     /// Generates from the run's newest (or the requested) checkpoint. <paramref name="onText"/> receives text as
@@ -78,7 +78,7 @@ public sealed class WebLlmApi(HttpClient http)
     public Task<List<DatasetDto>> GetDatasetsAsync(CancellationToken ct = default) => GetAsync<List<DatasetDto>>(ApiRoutes.Datasets, ct);
 
     public Task<DatasetPreviewDto> GetDatasetPreviewAsync(int id, CancellationToken ct = default) =>
-        GetAsync<DatasetPreviewDto>(ClientRoutes.DatasetPreview(id), ct);
+        GetAsync<DatasetPreviewDto>(ApiRoutes.DatasetPreview(id), ct);
 
     public Task DeleteDatasetAsync(int id, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, ApiRoutes.Dataset(id), null, ct);
 
