@@ -9,8 +9,9 @@ namespace WebLlm.Client.Components;
 /// </summary>
 public sealed class NewRunModel
 {
-    public const int MaxBlockSize = 2048;
-    public const int MaxLayers = 96;
+    /// <summary>GPT-2's context; the server's default cap (WebLlm:Limits:MaxBlockSize) too.</summary>
+    public const int MaxBlockSize = 1024;
+    public const int MaxLayers = 48;
 
     public string? Name { get; set; }
     public string Preset { get; set; } = "tiny";
@@ -51,6 +52,10 @@ public sealed class NewRunModel
         {
             if (value is { } v && !(v > 0 && double.IsFinite(v))) errors[key] = $"{what} must be positive.";
         }
+        void NotNegative(string key, int? value, string what)
+        {
+            if (value < 0) errors[key] = $"{what} must be 0 (off) or positive.";
+        }
         void Required(string key, double? value, string what)
         {
             if (value is null) errors[key] = $"{what} is required.";
@@ -72,15 +77,16 @@ public sealed class NewRunModel
         Positive("batchSize", BatchSize, "Batch size");
         Positive("gradAccum", GradAccum, "Gradient accumulation");
         Positive("learningRate", LearningRate, "Learning rate");
+        if (LearningRate > 1) errors["learningRate"] = "Learning rate must be at most 1.";
         if (MinLearningRate is { } min && (min < 0 || !double.IsFinite(min))) errors["minLearningRate"] = "Minimum learning rate must be ≥ 0.";
         else if (MinLearningRate > LearningRate) errors["minLearningRate"] = "Minimum learning rate must not exceed the learning rate.";
         if (WarmupSteps < 0) errors["warmupSteps"] = "Warmup must be ≥ 0.";
-        else if (WarmupSteps >= MaxSteps) errors["warmupSteps"] = "Warmup must be shorter than max steps.";
+        else if (WarmupSteps > MaxSteps) errors["warmupSteps"] = "Warmup must not exceed max steps.";
         if (WeightDecay < 0) errors["weightDecay"] = "Weight decay must be ≥ 0.";
         if (GradClip < 0) errors["gradClip"] = "Gradient clip must be ≥ 0 (0 turns it off).";
-        Positive("evalEvery", EvalEvery, "Eval cadence");
-        Positive("sampleEvery", SampleEvery, "Sample cadence");
-        Positive("checkpointEvery", CheckpointEvery, "Checkpoint cadence");
+        NotNegative("evalEvery", EvalEvery, "Eval cadence");
+        NotNegative("sampleEvery", SampleEvery, "Sample cadence");
+        NotNegative("checkpointEvery", CheckpointEvery, "Checkpoint cadence");
         if (dataset is { Status: not DatasetStatus.Ready }) errors["datasetId"] = $"Dataset '{dataset.Name}' is {dataset.Status}, not ready.";
         return errors;
     }
@@ -119,7 +125,8 @@ public static class ModelMath
 {
     /// <summary>Assumed sustained training FLOP/s when no run has been measured yet (2 CPU cores, small matrices).</summary>
     public const double AssumedFlops = 20e9;
-    public const int AssumedBatch = 8;
+    /// <summary>The server's default batch size, for estimates while the field is blank.</summary>
+    public const int AssumedBatch = 12;
 
     /// <summary>GPT-2 with a tied head: 12·L·C² + 13·L·C + V·C + T·C + 2·C (124,439,808 for GPT-2 small).</summary>
     public static long Parameters(int layers, int width, int context, int vocab, bool bias = true)
@@ -129,14 +136,16 @@ public static class ModelMath
         return bias ? total : total - l * 11 * c - c;
     }
 
-    /// <summary>Weights, gradients and both Adam moments in fp32 (16 bytes a parameter), plus activations of one micro-batch.</summary>
+    /// <summary>
+    /// Weights, gradients and both Adam moments in fp32 (16 bytes a parameter), plus the activations of one
+    /// micro-batch kept for backward: per layer about 34·T·C + 5·H·T² floats a sequence (Korthikanti et al.) and
+    /// the logits; the same rough rule the server checks against its memory budget.
+    /// </summary>
     public static double TrainingBytes(long parameters, int layers, int heads, int width, int context, int vocab, int batch)
     {
-        var state = parameters * 4.0 * 4;
-        double tokens = (double)batch * context;
-        var perLayer = tokens * (16.0 * width + 2.0 * heads * context) * 4;
-        var logits = tokens * vocab * 4 * 3;
-        return state + layers * perLayer + logits;
+        double t = context, c = width;
+        var perSequence = layers * (34 * t * c + 5.0 * heads * t * t) + 2 * t * vocab;
+        return 16.0 * parameters + 4.0 * batch * perSequence;
     }
 
     /// <summary>6·N FLOPs per token (forward + backward) over the FLOP/s.</summary>
