@@ -87,7 +87,7 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
         await Expect(TestId("runs-table")).ToContainTextAsync("Running");
         await App.ScreenshotAsync(Page, "runs");
         await TestId("nav-compare").ClickAsync();
-        await TestId("compare-runs").Locator(".mud-select").ClickAsync();
+        await TestId("compare-runs").Locator(".mud-input-control").ClickAsync();
         await Page.Locator(".mud-popover-open .mud-list-item").First.ClickAsync();
         await Page.Keyboard.PressAsync("Escape");
         await Expect(TestId("compare-loss")).ToHaveAttributeAsync("data-points", new Regex(@"^[1-9]\d+$"), Long);
