@@ -97,6 +97,14 @@ public class ChartMathTests
     public void Ticks_of_a_range_too_narrow_for_its_magnitude_stay_bounded() =>
         Assert.InRange(ChartMath.Ticks(1e9, 1e9 + 1e-6, log: false).Count, 1, 30);
 
+    [Theory]
+    [InlineData(250.2, 0.2, "250.2")]
+    [InlineData(250, 50, "250")]
+    [InlineData(0.5, 0.25, "0.50")]
+    [InlineData(20000, 5000, "20k")]
+    public void Tick_labels_have_the_decimals_their_spacing_needs(double value, double spacing, string expected) =>
+        Assert.Equal(expected, ChartMath.FormatTick(value, spacing));
+
     [Fact]
     public void Normalize_and_denormalize_are_inverse_on_log_axes()
     {

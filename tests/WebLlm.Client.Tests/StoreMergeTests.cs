@@ -56,6 +56,30 @@ public class StoreMergeTests
     }
 
     [Fact]
+    public void A_run_that_went_back_to_a_checkpoint_drops_the_steps_after_it()
+    {
+        var state = new RunState(1);
+        RunStore.MergeSnapshot(state, Run(status: RunStatus.Running, step: 120), Steps(1, 120), [new EvalDto(100, 2, DateTime.UtcNow)], [], [], []);
+
+        // The server restarted: the run resumes from its checkpoint at step 100 and trains 101.. again.
+        RunStore.MergeSnapshot(state, Run(status: RunStatus.Interrupted, step: 100), [], [], [], [], []);
+        state.Steps.Merge(Steps(101, 105).Select(s => s with { Loss = 9 }));
+
+        AssertEveryStepOnce(state, 1, 105);
+        Assert.All(state.Steps.Steps.Skip(100), s => Assert.Equal(9, s.Loss));
+        Assert.Single(state.Evals);
+    }
+
+    [Fact]
+    public void A_summary_that_lags_the_pushed_steps_keeps_them()
+    {
+        var state = new RunState(1);
+        RunStore.MergeSnapshot(state, Run(status: RunStatus.Running, step: 50), Steps(1, 60), [], [], [], []);
+        RunStore.MergeSnapshot(state, Run(status: RunStatus.Running, step: 55), [], [], [], [], []);
+        AssertEveryStepOnce(state, 1, 60);
+    }
+
+    [Fact]
     public void Evals_samples_and_checkpoints_are_kept_once_in_step_order()
     {
         var state = new RunState(1);

@@ -43,6 +43,10 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
         await WaitForStepAsync(await StepAsync() + 10);
         Assert.True(int.Parse((await TestId("chart-loss").GetAttributeAsync("data-points"))!) > pointsBefore, "the loss chart advances");
         await App.ScreenshotAsync(Page, "run");
+        var themeToggle = Page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" });
+        await themeToggle.ClickAsync();
+        await App.ScreenshotAsync(Page, "run-dark");
+        await themeToggle.ClickAsync();
 
         // Pause: buttons follow the status, the step stops moving.
         await TestId("pause").ClickAsync();

@@ -166,6 +166,21 @@ public static class ChartMath
         return magnitude * (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10);
     }
 
+    /// <summary>A tick label with as many decimals as the spacing between ticks needs (250.2, 250.4 — not 250, 250).</summary>
+    public static string FormatTick(double value, double spacing)
+    {
+        if (Math.Abs(value) >= 1e4 || !(spacing > 0) || spacing >= 1 || value == 0)
+        {
+            return Format(value);
+        }
+        var decimals = 0;
+        while (decimals < 8 && Math.Abs(Math.Round(spacing, decimals) - spacing) > spacing * 1e-6)
+        {
+            decimals++; // 0.25 → 2, 0.2 → 1
+        }
+        return Math.Abs(value) < 1e-3 ? Format(value) : value.ToString("F" + decimals, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Short labels: 12.5k, 3.2M, 0.0031, 2.41.</summary>
     public static string Format(double value)
     {

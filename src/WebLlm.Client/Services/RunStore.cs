@@ -294,7 +294,22 @@ public sealed class RunStore : IDisposable
         }
     }
 
-    private static void SetRun(RunState state, RunDto run) => state.Run = run;
+    /// <summary>
+    /// Takes the newer summary. A status change is ordered with the steps on the server, so a step count below
+    /// what is held then means the run went back to a checkpoint (restart, resume): the later steps, evals and
+    /// samples are gone on the server and will be trained again, so they go here too.
+    /// </summary>
+    private static void SetRun(RunState state, RunDto run)
+    {
+        if (state.Run is { } old && old.Status != run.Status && run.CurrentStep < state.Steps.LastStep)
+        {
+            state.Steps.TruncateAfter(run.CurrentStep);
+            state.Evals.RemoveAll(e => e.Step > run.CurrentStep);
+            state.Samples.RemoveAll(s => s.Step > run.CurrentStep);
+            state.Checkpoints.RemoveAll(c => c.Step > run.CurrentStep);
+        }
+        state.Run = run;
+    }
 
     private static void Upsert<T, TKey>(List<T> list, T item, Func<T, TKey> key) where TKey : IComparable<TKey>
     {

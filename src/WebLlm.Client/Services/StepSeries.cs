@@ -45,6 +45,18 @@ public sealed class StepSeries
         return added;
     }
 
+    /// <summary>Drops every step after <paramref name="step"/> (a run resumed from an older checkpoint rewrites them).</summary>
+    public void TruncateAfter(long step)
+    {
+        var index = IndexOf(step + 1);
+        var from = index < 0 ? ~index : index;
+        if (from < _steps.Count)
+        {
+            _steps.RemoveRange(from, _steps.Count - from);
+            Version++;
+        }
+    }
+
     public void Clear()
     {
         _steps.Clear();
