@@ -4,7 +4,7 @@ namespace WebLlm.Client.Tests;
 
 public class ChartMathTests
 {
-    private static List<ChartPoint> Line(int n, Func<int, double> y) => [.. Enumerable.Range(1, n).Select(i => new ChartPoint(i, y(i)))];
+    private static ChartPoint[] Line(int n, Func<int, double> y) => [.. Enumerable.Range(1, n).Select(i => new ChartPoint(i, y(i)))];
 
     [Fact]
     public void Downsample_keeps_every_bucket_min_and_max_and_never_drops_a_spike()
@@ -45,6 +45,7 @@ public class ChartMathTests
     {
         var points = Line(10, i => i);
         Assert.Equal(points, ChartMath.Downsample(points, 300));
+        Assert.Equal(9, ChartMath.Downsample(Line(10, i => i - 1), 300, positiveY: true).Count); // log axis: y = 0 left out
     }
 
     [Fact]
@@ -82,10 +83,26 @@ public class ChartMathTests
     public void Window_keeps_one_neighbour_either_side()
     {
         var points = Line(100, i => i);
-        var window = ChartMath.Window(points, 10, 20);
-        Assert.Equal(9, window[0].X);
-        Assert.Equal(21, window[^1].X);
+        var (start, end) = ChartMath.Window(points, 10, 20);
+        Assert.Equal(9, points[start].X);
+        Assert.Equal(21, points[end - 1].X);
     }
+
+    [Fact]
+    public void Incremental_ema_equals_the_ema_of_the_whole_series()
+    {
+        var points = Line(1000, i => Math.Sin(i) + i * 0.01);
+        var whole = ChartMath.Ema(points, 0.9);
+        var state = new EmaState(0.9);
+        var parts = new ChartPoint[points.Length];
+        state.Extend(points.AsSpan(0, 400), parts.AsSpan(0, 400));
+        state.Extend(points.AsSpan(400), parts.AsSpan(400));
+        Assert.Equal(whole, parts);
+    }
+
+    [Fact]
+    public void Nearest_picks_the_closest_x() =>
+        Assert.Equal(42, ChartMath.Nearest(Line(100, i => i), 41.6).X);
 
     [Theory]
     [InlineData(0, 10, false, new[] { 0.0, 2, 4, 6, 8, 10 })]

@@ -42,6 +42,8 @@ public abstract class BrowserTest(WebLlmAppFixture app, ITestOutputHelper output
 
     protected ILocator TestId(string id) => Page.GetByTestId(id);
 
+    protected void Log(string line) => output.WriteLine(line);
+
     /// <summary>Opens a page of the app and waits until the live connection is up.</summary>
     protected async Task OpenAsync(string path)
     {

@@ -8,6 +8,32 @@ public sealed record ChartSeries(string Name, string Color, IReadOnlyList<ChartP
     public int Version { get; init; }
 }
 
+/// <summary>The running state of a debiased EMA, so a growing series is smoothed only over its new points.</summary>
+public sealed class EmaState(double weight)
+{
+    private double _last;
+    private double _debias = 1;
+
+    public double Weight { get; } = Math.Min(Math.Max(weight, 0), 0.999);
+
+    /// <summary>Smooths <paramref name="points"/> into the same positions of <paramref name="into"/>.</summary>
+    public void Extend(ReadOnlySpan<ChartPoint> points, Span<ChartPoint> into)
+    {
+        for (var i = 0; i < points.Length; i++)
+        {
+            var p = points[i];
+            if (Weight <= 0 || !double.IsFinite(p.Y))
+            {
+                into[i] = p;
+                continue;
+            }
+            _last = _last * Weight + (1 - Weight) * p.Y;
+            _debias *= Weight;
+            into[i] = new ChartPoint(p.X, _last / (1 - _debias));
+        }
+    }
+}
+
 /// <summary>The numeric side of the charts: smoothing, downsampling, scales and ticks. Pure and tested.</summary>
 public static class ChartMath
 {
@@ -15,57 +41,52 @@ public static class ChartMath
     /// TensorBoard's debiased exponential moving average: weight 0 returns the input, 0.99 is very smooth,
     /// and early points are not dragged towards zero.
     /// </summary>
-    public static ChartPoint[] Ema(IReadOnlyList<ChartPoint> points, double weight)
+    public static ChartPoint[] Ema(ReadOnlySpan<ChartPoint> points, double weight)
     {
-        var result = new ChartPoint[points.Count];
-        if (weight <= 0)
-        {
-            for (var i = 0; i < points.Count; i++) result[i] = points[i];
-            return result;
-        }
-        weight = Math.Min(weight, 0.999);
-        double last = 0, debias = 1;
-        for (var i = 0; i < points.Count; i++)
-        {
-            var y = points[i].Y;
-            if (!double.IsFinite(y))
-            {
-                result[i] = points[i];
-                continue;
-            }
-            last = last * weight + (1 - weight) * y;
-            debias *= weight;
-            result[i] = new ChartPoint(points[i].X, last / (1 - debias));
-        }
+        var state = new EmaState(weight);
+        var result = new ChartPoint[points.Length];
+        state.Extend(points, result);
         return result;
     }
 
     /// <summary>
     /// Reduces points (sorted by x) to at most about 2·<paramref name="buckets"/>: each bucket of consecutive
     /// points keeps its minimum and its maximum, in x order, so a spike is never dropped. The first and last
-    /// points are always kept.
+    /// points are always kept. On log axes, points with a non-positive coordinate are left out.
     /// </summary>
-    public static List<ChartPoint> Downsample(IReadOnlyList<ChartPoint> points, int buckets)
+    public static List<ChartPoint> Downsample(ReadOnlySpan<ChartPoint> points, int buckets, bool positiveX = false, bool positiveY = false)
     {
-        if (buckets < 1 || points.Count <= 2 * buckets + 2)
+        var filter = positiveX || positiveY;
+        bool Keep(ChartPoint p) => !filter || ((!positiveX || p.X > 0) && (!positiveY || p.Y > 0));
+        if (buckets < 1 || points.Length <= 2 * buckets + 2)
         {
-            return [.. points];
+            var all = new List<ChartPoint>(points.Length);
+            foreach (var p in points)
+            {
+                if (Keep(p)) all.Add(p);
+            }
+            return all;
         }
-        var result = new List<ChartPoint>(2 * buckets + 2) { points[0] };
-        var inner = points.Count - 2;
+        var result = new List<ChartPoint>(2 * buckets + 2);
+        if (Keep(points[0])) result.Add(points[0]);
+        var inner = points.Length - 2;
         for (var b = 0; b < buckets; b++)
         {
             var start = 1 + (int)((long)inner * b / buckets);
             var end = 1 + (int)((long)inner * (b + 1) / buckets);
-            if (end <= start)
+            int min = -1, max = -1;
+            double minY = double.PositiveInfinity, maxY = double.NegativeInfinity;
+            for (var i = start; i < end; i++)
+            {
+                var p = points[i];
+                if (filter && !Keep(p)) continue;
+                var y = p.Y;
+                if (y < minY) { minY = y; min = i; }
+                if (y > maxY) { maxY = y; max = i; }
+            }
+            if (min < 0)
             {
                 continue;
-            }
-            int min = start, max = start;
-            for (var i = start + 1; i < end; i++)
-            {
-                if (points[i].Y < points[min].Y) min = i;
-                if (points[i].Y > points[max].Y) max = i;
             }
             result.Add(points[Math.Min(min, max)]);
             if (min != max)
@@ -73,26 +94,29 @@ public static class ChartMath
                 result.Add(points[Math.Max(min, max)]);
             }
         }
-        result.Add(points[^1]);
+        if (Keep(points[^1])) result.Add(points[^1]);
         return result;
     }
 
-    /// <summary>The points whose x lies in [from, to], plus one neighbour either side so the line reaches the edges.</summary>
-    public static IReadOnlyList<ChartPoint> Window(IReadOnlyList<ChartPoint> points, double from, double to)
+    /// <summary>The index range of the points whose x lies in [from, to], plus one neighbour either side so the line reaches the edges.</summary>
+    public static (int Start, int End) Window(ReadOnlySpan<ChartPoint> points, double from, double to)
     {
         var first = LowerBound(points, from);
         var last = LowerBound(points, to);
-        if (last < points.Count && points[last].X <= to) last++;
-        first = Math.Max(0, first - 1);
-        last = Math.Min(points.Count, last + 1);
-        var window = new ChartPoint[last - first];
-        for (var i = first; i < last; i++) window[i - first] = points[i];
-        return window;
+        if (last < points.Length && points[last].X <= to) last++;
+        return (Math.Max(0, first - 1), Math.Min(points.Length, last + 1));
     }
 
-    private static int LowerBound(IReadOnlyList<ChartPoint> points, double x)
+    /// <summary>The point whose x is nearest to <paramref name="x"/> (points sorted by x, not empty).</summary>
+    public static ChartPoint Nearest(ReadOnlySpan<ChartPoint> points, double x)
     {
-        int lo = 0, hi = points.Count;
+        var i = Math.Min(LowerBound(points, x), points.Length - 1);
+        return i > 0 && Math.Abs(points[i - 1].X - x) < Math.Abs(points[i].X - x) ? points[i - 1] : points[i];
+    }
+
+    private static int LowerBound(ReadOnlySpan<ChartPoint> points, double x)
+    {
+        int lo = 0, hi = points.Length;
         while (lo < hi)
         {
             var mid = (lo + hi) >>> 1;
