@@ -39,6 +39,8 @@ public abstract class ClientTestContext : BunitContext, IAsyncLifetime
         Services.AddMudServices();
         // MudBlazor calls into its JS on render; a unit test of markup has no use for those answers.
         JSInterop.Mode = JSRuntimeMode.Loose;
+        // 1 s by default: too short when `dotnet test WebLlm.sln` runs the browser and server suites beside this one on 2 cores.
+        DefaultWaitTimeout = TimeSpan.FromSeconds(15);
         Services.AddWebLlmClient();
     }
 

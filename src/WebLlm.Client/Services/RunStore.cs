@@ -35,6 +35,8 @@ public sealed class RunStore : IDisposable
     private readonly Dictionary<int, RunState> _states = [];
     private readonly Dictionary<int, RunDto> _runs = [];
     private readonly Dictionary<int, DatasetDto> _datasets = [];
+    /// <summary>Hub updates seen per run, so a REST answer that raced a newer push does not overwrite it.</summary>
+    private readonly Dictionary<int, int> _pushes = [];
     private int _listWatchers;
     private Subscription? _listHub;
     private List<Action>? _listBuffer;
@@ -65,9 +67,9 @@ public sealed class RunStore : IDisposable
         {
             _listHub = _hub.SubscribeRuns(new ListHandlers
             {
-                RunUpdated = run => OnList(() => _runs[run.Id] = run),
+                RunUpdated = run => OnList(() => Pushed(run)),
                 RunDeleted = id => OnList(() => _runs.Remove(id)),
-                DatasetUpdated = dataset => OnList(() => _datasets[dataset.Id] = dataset),
+                DatasetUpdated = dataset => OnList(() => SetDataset(dataset)),
                 DatasetDeleted = id => OnList(() => _datasets.Remove(id)),
             });
             _ = LoadListAsync();
@@ -95,7 +97,7 @@ public sealed class RunStore : IDisposable
                 Sample = sample => OnRun(state, () => Upsert(state.Samples, sample, s => (s.Step, s.Prompt))),
                 Checkpoint = checkpoint => OnRun(state, () => Upsert(state.Checkpoints, checkpoint, c => c.Step)),
                 System = metrics => OnRun(state, () => Upsert(state.System, metrics, m => m.Utc)),
-                RunUpdated = run => OnRun(state, () => SetRun(state, run)),
+                RunUpdated = run => OnRun(state, () => { SetRun(state, run); Pushed(run); }),
             });
             _ = LoadRunAsync(state);
         }
@@ -109,9 +111,19 @@ public sealed class RunStore : IDisposable
         });
     }
 
-    /// <summary>Puts a run the client just changed (created, paused…) into the store without waiting for the hub.</summary>
-    public void Apply(RunDto run)
+    /// <summary>Marks the moment before a REST call that changes a run; pass it to <see cref="Apply"/>.</summary>
+    public int Mark(int runId) => _pushes.GetValueOrDefault(runId);
+
+    /// <summary>
+    /// Puts a run the client just changed (created, paused…) into the store without waiting for the hub, unless
+    /// the hub already delivered a newer state of it since <paramref name="mark"/> (the push then wins).
+    /// </summary>
+    public void Apply(RunDto run, int mark = 0)
     {
+        if (_pushes.GetValueOrDefault(run.Id) != mark)
+        {
+            return;
+        }
         _runs[run.Id] = run;
         if (_states.TryGetValue(run.Id, out var state))
         {
@@ -122,8 +134,24 @@ public sealed class RunStore : IDisposable
 
     public void ApplyDataset(DatasetDto dataset)
     {
-        _datasets[dataset.Id] = dataset;
+        SetDataset(dataset);
         Changed?.Invoke();
+    }
+
+    private void Pushed(RunDto run)
+    {
+        _pushes[run.Id] = _pushes.GetValueOrDefault(run.Id) + 1;
+        _runs[run.Id] = run;
+    }
+
+    /// <summary>Preparation only moves forward: a late "Preparing" answer never hides a pushed Ready or Failed.</summary>
+    private void SetDataset(DatasetDto dataset)
+    {
+        if (_datasets.TryGetValue(dataset.Id, out var held) && held.Status != DatasetStatus.Preparing && dataset.Status == DatasetStatus.Preparing)
+        {
+            return;
+        }
+        _datasets[dataset.Id] = dataset;
     }
 
     public void ForgetRun(int runId)
@@ -254,7 +282,7 @@ public sealed class RunStore : IDisposable
             _runs.Clear();
             foreach (var run in await runs) _runs[run.Id] = run;
             _datasets.Clear();
-            foreach (var dataset in await datasets) _datasets[dataset.Id] = dataset;
+            foreach (var dataset in await datasets) SetDataset(dataset);
             ListError = null;
         }
         catch (Exception e) when (e is ApiProblem or HttpRequestException or System.Text.Json.JsonException)
