@@ -77,6 +77,17 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
         await TestId("resume").ClickAsync();
         await Expect(TestId("run-status")).ToHaveAttributeAsync("data-status", "Running", Long);
         await Expect(TestId("pause")).ToBeEnabledAsync();
+
+        // Reload while it trains: history from REST plus the live stream, every step exactly once, no gap.
+        await Page.ReloadAsync();
+        await Expect(TestId("connection-status")).ToHaveAttributeAsync("data-state", "Connected", new() { Timeout = 60_000 });
+        var resumedAt = paused.CurrentStep;
+        await WaitForStepAsync(resumedAt + 30);
+        await Page.WaitForTimeoutAsync(1000);
+        var (points, lastStep) = await LrChartAsync();
+        Assert.True(lastStep > resumedAt + 30, $"live steps after the reload (last {lastStep})");
+        Assert.Equal(lastStep, points); // steps 1..N, each once
+
         await Page.GetByRole(AriaRole.Tab, new() { NameRegex = new Regex("^Samples") }).ClickAsync();
         await Expect(TestId("sample-text").First).ToBeVisibleAsync(new() { Timeout = 120_000 });
         await App.ScreenshotAsync(Page, "samples");
@@ -109,6 +120,13 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
         await Expect(TestId("resume")).ToBeDisabledAsync();
         await Expect(Page.Locator("#blazor-error-ui")).ToBeHiddenAsync();
         AssertNoBrowserErrors();
+    }
+
+    /// <summary>Points on the learning-rate chart (one a step) and its last step, read at one instant.</summary>
+    private async Task<(long Points, long LastStep)> LrChartAsync()
+    {
+        var values = await TestId("chart-lr").EvaluateAsync<string[]>("e => [e.dataset.points, e.dataset.lastX]");
+        return (long.Parse(values[0]), long.Parse(values[1]));
     }
 
     private async Task<long> StepAsync()

@@ -20,6 +20,8 @@ public sealed class RunState(int id)
     internal Subscription? Hub;
     /// <summary>Pushes that arrive while a REST snapshot is in flight; merged after it.</summary>
     internal List<Action>? Buffer;
+    /// <summary>A (re)join happened while a snapshot was loading: load again from the last step held.</summary>
+    internal bool LoadAgain;
 }
 
 /// <summary>
@@ -238,8 +240,21 @@ public sealed class RunStore : IDisposable
     {
         if (state.Buffer is not null)
         {
-            return; // a snapshot is already loading
+            // A snapshot is loading, but it may have been read before the group was joined (the first connect,
+            // a reconnect): steps committed in between would be in neither. Read once more when it is done.
+            state.LoadAgain = true;
+            return;
         }
+        do
+        {
+            state.LoadAgain = false;
+            await LoadSnapshotAsync(state);
+        }
+        while (state.LoadAgain && state.Watchers > 0);
+    }
+
+    private async Task LoadSnapshotAsync(RunState state)
+    {
         BeginBuffering(state);
         try
         {
@@ -267,12 +282,25 @@ public sealed class RunStore : IDisposable
         }
     }
 
+    private bool _listLoadAgain;
+
     private async Task LoadListAsync()
     {
         if (_listBuffer is not null)
         {
+            _listLoadAgain = true; // as for runs: the list may have been read before the join
             return;
         }
+        do
+        {
+            _listLoadAgain = false;
+            await LoadListOnceAsync();
+        }
+        while (_listLoadAgain && _listWatchers > 0);
+    }
+
+    private async Task LoadListOnceAsync()
+    {
         _listBuffer = [];
         try
         {
