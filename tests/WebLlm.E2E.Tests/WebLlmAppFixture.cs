@@ -57,8 +57,37 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
     /// <summary>A fresh context (cookies, storage) and page; dispose the context when done.</summary>
     public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync()
     {
-        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseAddress.ToString() });
+        // A laptop screen.
+        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = BaseAddress.ToString(),
+            ViewportSize = new ViewportSize { Width = 1440, Height = 900 },
+        });
         return (context, await context.NewPageAsync());
+    }
+
+    /// <summary>
+    /// With WEBLLM_SCREENSHOTS=1, saves the page as docs/screenshots/<paramref name="name"/>.png in the repository
+    /// (for the README); otherwise does nothing, so ordinary test runs leave the tree clean.
+    /// </summary>
+    public async Task ScreenshotAsync(IPage page, string name)
+    {
+        if (Environment.GetEnvironmentVariable("WEBLLM_SCREENSHOTS") != "1")
+        {
+            return;
+        }
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "WebLlm.sln")))
+        {
+            root = root.Parent;
+        }
+        if (root is null)
+        {
+            return;
+        }
+        var folder = Directory.CreateDirectory(Path.Combine(root.FullName, "docs", "screenshots"));
+        await page.WaitForTimeoutAsync(400); // let transitions and charts settle
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder.FullName, name + ".png"), FullPage = true });
     }
 
     public async Task DisposeAsync()
@@ -90,7 +119,12 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
             UseShellExecute = false,
         };
         // Port 0: Kestrel picks a free port and logs it, so parallel runs never collide.
-        foreach (var arg in new[] { serverDll, "--urls", "http://127.0.0.1:0", $"--WebLlm:DataDirectory={DataDirectory}" })
+        // A small built-in corpus, a fixed peak for MFU (no start-up measurement) and frequent system samples keep it quick.
+        foreach (var arg in new[]
+                 {
+                     serverDll, "--urls", "http://127.0.0.1:0", $"--WebLlm:DataDirectory={DataDirectory}",
+                     "--WebLlm:BuiltinMaxDocuments=3000", "--WebLlm:PeakFlops=180e9", "--WebLlm:SystemSampleSeconds=0.5",
+                 })
         {
             start.ArgumentList.Add(arg);
         }

@@ -1,22 +1,12 @@
 using System.Net;
-using System.Net.Http.Json;
 using Bunit;
-using Microsoft.Extensions.DependencyInjection;
-using MudBlazor.Services;
-using WebLlm.Client.Pages;
+using WebLlm.Client.Components;
 using WebLlm.Contracts;
 
 namespace WebLlm.Client.Tests;
 
-public class HomeTests : BunitContext
+public class ServerStatusTests : ClientTestContext
 {
-    public HomeTests()
-    {
-        Services.AddMudServices();
-        // MudBlazor calls into its JS on render; a unit test of markup has no use for those answers.
-        JSInterop.Mode = JSRuntimeMode.Loose;
-    }
-
     [Fact]
     public void Shows_server_is_up_and_device_when_info_arrives()
     {
@@ -24,10 +14,10 @@ public class HomeTests : BunitContext
         UseServer(request =>
         {
             Assert.Equal(ApiRoutes.Info, request.RequestUri?.AbsolutePath);
-            return new HttpResponseMessage(HttpStatusCode.OK) { Content = JsonContent.Create(info) };
+            return FakeHandler.Json(info);
         });
 
-        var home = Render<Home>();
+        var home = Render<ServerStatus>();
 
         home.WaitForAssertion(() =>
             Assert.Contains("Server is up", home.Find("[data-testid=server-status]").TextContent));
@@ -40,7 +30,7 @@ public class HomeTests : BunitContext
     {
         UseServer(_ => throw new HttpRequestException("Connection refused"));
 
-        var home = Render<Home>();
+        var home = Render<ServerStatus>();
 
         home.WaitForAssertion(() =>
             Assert.Contains("Server unreachable: Connection refused", home.Find("[data-testid=server-status]").TextContent));
@@ -52,19 +42,9 @@ public class HomeTests : BunitContext
     {
         UseServer(_ => new HttpResponseMessage(HttpStatusCode.InternalServerError));
 
-        var home = Render<Home>();
+        var home = Render<ServerStatus>();
 
         home.WaitForAssertion(() =>
             Assert.Contains("Server unreachable", home.Find("[data-testid=server-status]").TextContent));
-    }
-
-    private void UseServer(Func<HttpRequestMessage, HttpResponseMessage> respond) =>
-        Services.AddSingleton(new HttpClient(new FakeHandler(respond)) { BaseAddress = new Uri("http://webllm.test/") });
-
-    /// <summary>Stands in for the server: the component only sees an HttpClient.</summary>
-    private sealed class FakeHandler(Func<HttpRequestMessage, HttpResponseMessage> respond) : HttpMessageHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            Task.FromResult(respond(request));
     }
 }

@@ -1,0 +1,224 @@
+namespace WebLlm.Client.Charts;
+
+public readonly record struct ChartPoint(double X, double Y);
+
+/// <summary>One line of a chart. <see cref="Version"/> lets the chart skip work when nothing changed.</summary>
+public sealed record ChartSeries(string Name, string Color, IReadOnlyList<ChartPoint> Points, bool Markers = false)
+{
+    public int Version { get; init; }
+}
+
+/// <summary>The running state of a debiased EMA, so a growing series is smoothed only over its new points.</summary>
+public sealed class EmaState(double weight)
+{
+    private double _last;
+    private double _debias = 1;
+
+    public double Weight { get; } = Math.Min(Math.Max(weight, 0), 0.999);
+
+    /// <summary>Smooths <paramref name="points"/> into the same positions of <paramref name="into"/>.</summary>
+    public void Extend(ReadOnlySpan<ChartPoint> points, Span<ChartPoint> into)
+    {
+        for (var i = 0; i < points.Length; i++)
+        {
+            var p = points[i];
+            if (Weight <= 0 || !double.IsFinite(p.Y))
+            {
+                into[i] = p;
+                continue;
+            }
+            _last = _last * Weight + (1 - Weight) * p.Y;
+            _debias *= Weight;
+            into[i] = new ChartPoint(p.X, _last / (1 - _debias));
+        }
+    }
+}
+
+/// <summary>The numeric side of the charts: smoothing, downsampling, scales and ticks. Pure and tested.</summary>
+public static class ChartMath
+{
+    /// <summary>
+    /// TensorBoard's debiased exponential moving average: weight 0 returns the input, 0.99 is very smooth,
+    /// and early points are not dragged towards zero.
+    /// </summary>
+    public static ChartPoint[] Ema(ReadOnlySpan<ChartPoint> points, double weight)
+    {
+        var state = new EmaState(weight);
+        var result = new ChartPoint[points.Length];
+        state.Extend(points, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Reduces points (sorted by x) to at most about 2·<paramref name="buckets"/>: each bucket of consecutive
+    /// points keeps its minimum and its maximum, in x order, so a spike is never dropped. The first and last
+    /// points are always kept. On log axes, points with a non-positive coordinate are left out.
+    /// </summary>
+    public static List<ChartPoint> Downsample(ReadOnlySpan<ChartPoint> points, int buckets, bool positiveX = false, bool positiveY = false)
+    {
+        var filter = positiveX || positiveY;
+        bool Keep(ChartPoint p) => !filter || ((!positiveX || p.X > 0) && (!positiveY || p.Y > 0));
+        if (buckets < 1 || points.Length <= 2 * buckets + 2)
+        {
+            var all = new List<ChartPoint>(points.Length);
+            foreach (var p in points)
+            {
+                if (Keep(p)) all.Add(p);
+            }
+            return all;
+        }
+        var result = new List<ChartPoint>(2 * buckets + 2);
+        if (Keep(points[0])) result.Add(points[0]);
+        var inner = points.Length - 2;
+        for (var b = 0; b < buckets; b++)
+        {
+            var start = 1 + (int)((long)inner * b / buckets);
+            var end = 1 + (int)((long)inner * (b + 1) / buckets);
+            int min = -1, max = -1;
+            double minY = double.PositiveInfinity, maxY = double.NegativeInfinity;
+            for (var i = start; i < end; i++)
+            {
+                var p = points[i];
+                if (filter && !Keep(p)) continue;
+                var y = p.Y;
+                if (y < minY) { minY = y; min = i; }
+                if (y > maxY) { maxY = y; max = i; }
+            }
+            if (min < 0)
+            {
+                continue;
+            }
+            result.Add(points[Math.Min(min, max)]);
+            if (min != max)
+            {
+                result.Add(points[Math.Max(min, max)]);
+            }
+        }
+        if (Keep(points[^1])) result.Add(points[^1]);
+        return result;
+    }
+
+    /// <summary>The index range of the points whose x lies in [from, to], plus one neighbour either side so the line reaches the edges.</summary>
+    public static (int Start, int End) Window(ReadOnlySpan<ChartPoint> points, double from, double to)
+    {
+        var first = LowerBound(points, from);
+        var last = LowerBound(points, to);
+        if (last < points.Length && points[last].X <= to) last++;
+        return (Math.Max(0, first - 1), Math.Min(points.Length, last + 1));
+    }
+
+    /// <summary>The point whose x is nearest to <paramref name="x"/> (points sorted by x, not empty).</summary>
+    public static ChartPoint Nearest(ReadOnlySpan<ChartPoint> points, double x)
+    {
+        var i = Math.Min(LowerBound(points, x), points.Length - 1);
+        return i > 0 && Math.Abs(points[i - 1].X - x) < Math.Abs(points[i].X - x) ? points[i - 1] : points[i];
+    }
+
+    private static int LowerBound(ReadOnlySpan<ChartPoint> points, double x)
+    {
+        int lo = 0, hi = points.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (points[mid].X < x) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>Maps a value to 0…1 of an axis, linear or log10.</summary>
+    public static double Normalize(double value, double min, double max, bool log)
+    {
+        if (log)
+        {
+            value = Math.Log10(value);
+            min = Math.Log10(min);
+            max = Math.Log10(max);
+        }
+        return max > min ? (value - min) / (max - min) : 0.5;
+    }
+
+    /// <summary>The inverse of <see cref="Normalize"/>.</summary>
+    public static double Denormalize(double fraction, double min, double max, bool log) => log
+        ? Math.Pow(10, Math.Log10(min) + fraction * (Math.Log10(max) - Math.Log10(min)))
+        : min + fraction * (max - min);
+
+    /// <summary>About <paramref name="count"/> round tick values (1, 2, 5 × 10ⁿ) in [min, max]; decades on a log axis.</summary>
+    public static List<double> Ticks(double min, double max, bool log, int count = 5)
+    {
+        var ticks = new List<double>();
+        if (!(max > min) || !double.IsFinite(min) || !double.IsFinite(max))
+        {
+            if (double.IsFinite(min)) ticks.Add(min);
+            return ticks;
+        }
+        if (log && min > 0)
+        {
+            var lo = Math.Floor(Math.Log10(min));
+            var hi = Math.Ceiling(Math.Log10(max));
+            var perDecade = hi - lo <= 1 ? new[] { 1.0, 2, 5 } : new[] { 1.0 };
+            for (var e = lo; e <= hi; e++)
+            {
+                foreach (var m in perDecade)
+                {
+                    var v = m * Math.Pow(10, e);
+                    if (v >= min * 0.999 && v <= max * 1.001) ticks.Add(v);
+                }
+            }
+            if (ticks.Count >= 2) return ticks;
+            ticks.Clear();
+        }
+        var step = NiceStep((max - min) / Math.Max(1, count));
+        if (!(step > 0) || !double.IsFinite(step))
+        {
+            return [min, max];
+        }
+        var first = Math.Ceiling(min / step);
+        // Index-based, capped: adding a step too small for the magnitude must not loop forever.
+        for (var i = 0; i <= 4 * count + 2; i++)
+        {
+            var v = (first + i) * step;
+            if (v > max + step * 1e-9) break;
+            ticks.Add(Math.Abs(v) < step * 1e-9 ? 0 : v);
+        }
+        return ticks;
+    }
+
+    private static double NiceStep(double raw)
+    {
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        var residual = raw / magnitude;
+        return magnitude * (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10);
+    }
+
+    /// <summary>A tick label with as many decimals as the spacing between ticks needs (250.2, 250.4 — not 250, 250).</summary>
+    public static string FormatTick(double value, double spacing)
+    {
+        if (Math.Abs(value) >= 1e4 || !(spacing > 0) || spacing >= 1 || value == 0)
+        {
+            return Format(value);
+        }
+        var decimals = 0;
+        while (decimals < 8 && Math.Abs(Math.Round(spacing, decimals) - spacing) > spacing * 1e-6)
+        {
+            decimals++; // 0.25 → 2, 0.2 → 1
+        }
+        return Math.Abs(value) < 1e-3 ? Format(value) : value.ToString("F" + decimals, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Short labels: 12.5k, 3.2M, 0.0031, 2.41.</summary>
+    public static string Format(double value)
+    {
+        var abs = Math.Abs(value);
+        return abs switch
+        {
+            0 => "0",
+            >= 1e9 => (value / 1e9).ToString("0.##") + "G",
+            >= 1e6 => (value / 1e6).ToString("0.##") + "M",
+            >= 1e4 => (value / 1e3).ToString("0.#") + "k",
+            >= 100 => value.ToString("0"),
+            >= 1 => value.ToString("0.###"),
+            >= 1e-3 => value.ToString("0.####"),
+            _ => value.ToString("0.##e0"),
+        };
+    }
+}

@@ -1,0 +1,21 @@
+using WebLlm.Contracts;
+
+namespace WebLlm.Client.Components;
+
+/// <summary>Which run actions a status allows (mirrors the server's transition table; the server still decides).</summary>
+public static class RunControls
+{
+    public const string Pause = "pause";
+    public const string Resume = "resume";
+    public const string Stop = "stop";
+
+    public static bool CanPause(RunStatus status) => status == RunStatus.Running;
+
+    public static bool CanResume(RunStatus status) => status is RunStatus.Paused or RunStatus.Interrupted;
+
+    public static bool CanStop(RunStatus status) => status is RunStatus.Running or RunStatus.Paused or RunStatus.Interrupted or RunStatus.Queued;
+
+    public static bool IsActive(RunStatus status) => status is RunStatus.Running or RunStatus.Queued;
+
+    public static bool CanDelete(RunStatus status) => status is not (RunStatus.Running or RunStatus.Queued);
+}

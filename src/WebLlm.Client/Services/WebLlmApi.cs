@@ -1,0 +1,130 @@
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Components.Forms;
+using WebLlm.Contracts;
+
+namespace WebLlm.Client.Services;
+
+/// <summary>
+/// The typed REST client: one method per endpoint of <see cref="ApiRoutes"/>. Every non-success answer
+/// becomes an <see cref="ApiProblem"/> carrying the ProblemDetails <c>code</c> and field errors.
+/// </summary>
+public sealed class WebLlmApi(HttpClient http)
+{
+    /// <summary>How many steps one metrics request asks for when loading a run's full history.</summary>
+    public const int MetricsPageSize = 10_000;
+
+    public Task<ServerInfo> GetInfoAsync(CancellationToken ct = default) => GetAsync<ServerInfo>(ApiRoutes.Info, ct);
+
+    public Task<List<PresetDto>> GetPresetsAsync(CancellationToken ct = default) => GetAsync<List<PresetDto>>(ApiRoutes.Presets, ct);
+
+    public Task<List<RunDto>> GetRunsAsync(CancellationToken ct = default) => GetAsync<List<RunDto>>(ApiRoutes.Runs, ct);
+
+    public Task<RunDto> GetRunAsync(int id, CancellationToken ct = default) => GetAsync<RunDto>(ApiRoutes.Run(id), ct);
+
+    public Task<RunDto> CreateRunAsync(CreateRunRequest request, CancellationToken ct = default) =>
+        SendAsync<RunDto>(HttpMethod.Post, ApiRoutes.Runs, JsonContent.Create(request), ct);
+
+    /// <summary><paramref name="action"/> is pause, resume or stop; an invalid one is a 409 invalid_transition.</summary>
+    public Task<RunDto> RunActionAsync(int id, string action, CancellationToken ct = default) =>
+        SendAsync<RunDto>(HttpMethod.Post, ApiRoutes.RunAction(id, action), null, ct);
+
+    public Task DeleteRunAsync(int id, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, ApiRoutes.Run(id), null, ct);
+
+    public Task<MetricsPage> GetMetricsAsync(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null, CancellationToken ct = default) =>
+        GetAsync<MetricsPage>(ApiRoutes.RunMetrics(id, fromStep, toStep, maxPoints), ct);
+
+    /// <summary>Every stored step from <paramref name="fromStep"/> on, fetched in pages.</summary>
+    public async Task<List<StepMetricDto>> GetAllMetricsAsync(int id, long fromStep, CancellationToken ct = default)
+    {
+        var all = new List<StepMetricDto>();
+        while (true)
+        {
+            var toStep = fromStep + MetricsPageSize - 1;
+            var page = await GetMetricsAsync(id, fromStep, toStep, null, ct);
+            all.AddRange(page.Steps);
+            if (page.Steps.Count == 0 || page.Steps[^1].Step < toStep)
+            {
+                return all;
+            }
+            fromStep = page.Steps[^1].Step + 1;
+        }
+    }
+
+    public Task<List<EvalDto>> GetEvalsAsync(int id, CancellationToken ct = default) => GetAsync<List<EvalDto>>(ApiRoutes.RunEvals(id), ct);
+
+    public Task<List<SampleDto>> GetSamplesAsync(int id, CancellationToken ct = default) => GetAsync<List<SampleDto>>(ApiRoutes.RunSamples(id), ct);
+
+    public Task<List<CheckpointDto>> GetCheckpointsAsync(int id, CancellationToken ct = default) =>
+        GetAsync<List<CheckpointDto>>(ApiRoutes.RunCheckpoints(id), ct);
+
+    public Task<List<SystemMetricDto>> GetSystemMetricsAsync(int id, CancellationToken ct = default) =>
+        GetAsync<List<SystemMetricDto>>(ApiRoutes.RunSystem(id), ct);
+
+    public Task<List<RunTransitionDto>> GetTransitionsAsync(int id, CancellationToken ct = default) =>
+        GetAsync<List<RunTransitionDto>>(ApiRoutes.RunTransitions(id), ct);
+
+    /// <summary>
+    /// Generates from the run's newest (or the requested) checkpoint. <paramref name="onText"/> receives text as
+    /// it becomes available: today the server answers in one piece, so it is called once with the whole
+    /// completion; a streaming endpoint only has to call it per token, and callers stay the same.
+    /// </summary>
+    public async Task<GenerateResponse> GenerateAsync(int runId, GenerateRequest request, Action<string>? onText = null, CancellationToken ct = default)
+    {
+        var response = await SendAsync<GenerateResponse>(HttpMethod.Post, ApiRoutes.RunGenerate(runId), JsonContent.Create(request), ct);
+        onText?.Invoke(response.Text);
+        return response;
+    }
+
+    public Task<List<DatasetDto>> GetDatasetsAsync(CancellationToken ct = default) => GetAsync<List<DatasetDto>>(ApiRoutes.Datasets, ct);
+
+    public Task<DatasetPreviewDto> GetDatasetPreviewAsync(int id, CancellationToken ct = default) =>
+        GetAsync<DatasetPreviewDto>(ApiRoutes.DatasetPreview(id), ct);
+
+    public Task DeleteDatasetAsync(int id, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, ApiRoutes.Dataset(id), null, ct);
+
+    /// <summary>Multipart upload (<c>files</c>, <c>name</c>, <c>tokenizer</c>), reporting the fraction sent.</summary>
+    public async Task<DatasetDto> UploadDatasetAsync(
+        string name, string tokenizer, IReadOnlyList<IBrowserFile> files, long maxFileBytes, IProgress<double> progress, CancellationToken ct = default)
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(name), "name" },
+            { new StringContent(tokenizer), "tokenizer" },
+        };
+        foreach (var file in files)
+        {
+            // Read each file into memory first: the browser's fetch sends a buffered body anyway.
+            await using var source = file.OpenReadStream(maxFileBytes, ct);
+            var bytes = new MemoryStream();
+            await source.CopyToAsync(bytes, ct);
+            var part = new ByteArrayContent(bytes.ToArray());
+            part.Headers.ContentType = new("text/plain");
+            form.Add(part, "files", file.Name);
+        }
+        var body = new ProgressContent(form, progress);
+        return await SendAsync<DatasetDto>(HttpMethod.Post, ApiRoutes.Datasets, body, ct);
+    }
+
+    private async Task<T> GetAsync<T>(string route, CancellationToken ct) => await SendAsync<T>(HttpMethod.Get, route, null, ct);
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string route, HttpContent? content, CancellationToken ct)
+    {
+        using var response = await SendAsync(method, route, content, ct);
+        return await response.Content.ReadFromJsonAsync<T>(ct)
+            ?? throw new ApiProblem(response.StatusCode, null, $"Empty answer from {route}", null, new Dictionary<string, string[]>());
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string route, HttpContent? content, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, route.TrimStart('/')) { Content = content };
+        var response = await http.SendAsync(request, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            using (response)
+            {
+                throw await ApiProblem.ReadAsync(response, ct);
+            }
+        }
+        return response;
+    }
+}

@@ -1,0 +1,132 @@
+using WebLlm.Client.Charts;
+
+namespace WebLlm.Client.Tests;
+
+public class ChartMathTests
+{
+    private static ChartPoint[] Line(int n, Func<int, double> y) => [.. Enumerable.Range(1, n).Select(i => new ChartPoint(i, y(i)))];
+
+    [Fact]
+    public void Downsample_keeps_every_bucket_min_and_max_and_never_drops_a_spike()
+    {
+        var points = Line(50_000, i => 2 + Math.Sin(i / 100.0) * 0.1);
+        points[31_337] = new ChartPoint(31_338, 40);   // one-step spike up
+        points[7_001] = new ChartPoint(7_002, -5);     // and down
+
+        var reduced = ChartMath.Downsample(points, 300);
+
+        Assert.InRange(reduced.Count, 300, 602);
+        Assert.Contains(new ChartPoint(31_338, 40), reduced);
+        Assert.Contains(new ChartPoint(7_002, -5), reduced);
+        Assert.Equal(points[0], reduced[0]);
+        Assert.Equal(points[^1], reduced[^1]);
+        Assert.Equal(reduced.OrderBy(p => p.X), reduced); // x order kept
+        Assert.Equal(points.Max(p => p.Y), reduced.Max(p => p.Y));
+        Assert.Equal(points.Min(p => p.Y), reduced.Min(p => p.Y));
+    }
+
+    [Fact]
+    public void Downsample_keeps_min_and_max_of_each_bucket()
+    {
+        // 4 buckets of 5 inner points each (plus first and last).
+        var points = Line(22, i => i % 5 == 0 ? 10 + i : i % 5 == 3 ? -i : 0);
+        var reduced = ChartMath.Downsample(points, 4);
+        var inner = points.Skip(1).Take(20).ToList();
+        for (var b = 0; b < 4; b++)
+        {
+            var bucket = inner.Skip(b * 5).Take(5).ToList();
+            Assert.Contains(bucket.MinBy(p => p.Y), reduced);
+            Assert.Contains(bucket.MaxBy(p => p.Y), reduced);
+        }
+    }
+
+    [Fact]
+    public void Downsample_returns_short_series_unchanged()
+    {
+        var points = Line(10, i => i);
+        Assert.Equal(points, ChartMath.Downsample(points, 300));
+        Assert.Equal(9, ChartMath.Downsample(Line(10, i => i - 1), 300, positiveY: true).Count); // log axis: y = 0 left out
+    }
+
+    [Fact]
+    public void Ema_of_zero_weight_is_the_input_and_of_a_constant_is_the_constant()
+    {
+        var noisy = Line(100, i => i % 2 == 0 ? 1 : 3);
+        Assert.Equal(noisy, ChartMath.Ema(noisy, 0));
+
+        var constant = Line(100, _ => 2.5);
+        Assert.All(ChartMath.Ema(constant, 0.9), p => Assert.Equal(2.5, p.Y, 9));
+    }
+
+    [Fact]
+    public void Ema_is_debiased_and_smooths_towards_the_mean()
+    {
+        var noisy = Line(1000, i => i % 2 == 0 ? 1 : 3);
+        var smooth = ChartMath.Ema(noisy, 0.95);
+
+        Assert.Equal(noisy[0].Y, smooth[0].Y, 9); // no pull towards zero at the start
+        Assert.InRange(smooth[^1].Y, 1.9, 2.1);
+        Assert.Equal(noisy.Select(p => p.X), smooth.Select(p => p.X));
+        Assert.True(smooth.Skip(100).Max(p => p.Y) - smooth.Skip(100).Min(p => p.Y) < 0.2);
+    }
+
+    [Fact]
+    public void Ema_follows_a_step_change_gradually()
+    {
+        var points = Line(200, i => i <= 100 ? 1 : 2);
+        var smooth = ChartMath.Ema(points, 0.9);
+        Assert.InRange(smooth[100].Y, 1.05, 1.2);
+        Assert.InRange(smooth[^1].Y, 1.99, 2.0);
+    }
+
+    [Fact]
+    public void Window_keeps_one_neighbour_either_side()
+    {
+        var points = Line(100, i => i);
+        var (start, end) = ChartMath.Window(points, 10, 20);
+        Assert.Equal(9, points[start].X);
+        Assert.Equal(21, points[end - 1].X);
+    }
+
+    [Fact]
+    public void Incremental_ema_equals_the_ema_of_the_whole_series()
+    {
+        var points = Line(1000, i => Math.Sin(i) + i * 0.01);
+        var whole = ChartMath.Ema(points, 0.9);
+        var state = new EmaState(0.9);
+        var parts = new ChartPoint[points.Length];
+        state.Extend(points.AsSpan(0, 400), parts.AsSpan(0, 400));
+        state.Extend(points.AsSpan(400), parts.AsSpan(400));
+        Assert.Equal(whole, parts);
+    }
+
+    [Fact]
+    public void Nearest_picks_the_closest_x() =>
+        Assert.Equal(42, ChartMath.Nearest(Line(100, i => i), 41.6).X);
+
+    [Theory]
+    [InlineData(0, 10, false, new[] { 0.0, 2, 4, 6, 8, 10 })]
+    [InlineData(1, 1000, true, new[] { 1.0, 10, 100, 1000 })]
+    public void Ticks_are_round(double min, double max, bool log, double[] expected) =>
+        Assert.Equal(expected, ChartMath.Ticks(min, max, log, 5));
+
+    [Fact]
+    public void Ticks_of_a_range_too_narrow_for_its_magnitude_stay_bounded() =>
+        Assert.InRange(ChartMath.Ticks(1e9, 1e9 + 1e-6, log: false).Count, 1, 30);
+
+    [Theory]
+    [InlineData(250.2, 0.2, "250.2")]
+    [InlineData(250, 50, "250")]
+    [InlineData(0.5, 0.25, "0.50")]
+    [InlineData(20000, 5000, "20k")]
+    public void Tick_labels_have_the_decimals_their_spacing_needs(double value, double spacing, string expected) =>
+        Assert.Equal(expected, ChartMath.FormatTick(value, spacing));
+
+    [Fact]
+    public void Normalize_and_denormalize_are_inverse_on_log_axes()
+    {
+        var f = ChartMath.Normalize(100, 1, 10_000, log: true);
+        Assert.Equal(0.5, f, 9);
+        Assert.Equal(100, ChartMath.Denormalize(f, 1, 10_000, log: true), 6);
+    }
+}

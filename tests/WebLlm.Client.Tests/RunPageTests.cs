@@ -1,0 +1,57 @@
+using System.Net;
+using Bunit;
+using WebLlm.Client.Pages;
+using WebLlm.Contracts;
+using static WebLlm.Client.Tests.TestData;
+
+namespace WebLlm.Client.Tests;
+
+public class RunPageTests : ClientTestContext
+{
+    private FakeHandler Server(RunDto run) => UseServer(request => request.RequestUri!.AbsolutePath switch
+    {
+        var p when p == ApiRoutes.Run(run.Id) => FakeHandler.Json(run),
+        var p when p == ApiRoutes.RunMetrics(run.Id) => FakeHandler.Json(new MetricsPage(run.Id, 1, 100, false, [.. Steps(1, 100)])),
+        var p when p == ApiRoutes.RunEvals(run.Id) => FakeHandler.Json(new[] { new EvalDto(100, 2.7, DateTime.UtcNow) }),
+        var p when p == ApiRoutes.RunSamples(run.Id) => FakeHandler.Json(new[] { new SampleDto(100, "The ", "The cat", DateTime.UtcNow) }),
+        var p when p == ApiRoutes.RunCheckpoints(run.Id) => FakeHandler.Json(Array.Empty<CheckpointDto>()),
+        var p when p == ApiRoutes.RunSystem(run.Id) => FakeHandler.Json(Array.Empty<SystemMetricDto>()),
+        var p when p == ApiRoutes.RunAction(run.Id, "pause") => FakeHandler.Json(run with { Status = RunStatus.Paused }),
+        _ => new HttpResponseMessage(HttpStatusCode.NotFound),
+    });
+
+    private static bool Disabled(IRenderedComponent<RunPage> page, string id) => page.Find($"[data-testid={id}]").HasAttribute("disabled");
+
+    [Theory]
+    [InlineData(RunStatus.Running, true, false, true)]
+    [InlineData(RunStatus.Paused, false, true, true)]
+    [InlineData(RunStatus.Queued, false, false, true)]
+    [InlineData(RunStatus.Completed, false, false, false)]
+    public void Buttons_are_enabled_only_for_valid_transitions(RunStatus status, bool pause, bool resume, bool stop)
+    {
+        Server(Run(3, status, 100));
+        var page = Render<RunPage>(p => p.Add(r => r.Id, 3));
+
+        page.WaitForAssertion(() => Assert.Equal(status.ToString(), page.Find("[data-testid=run-status]").GetAttribute("data-status")));
+        Assert.Equal(!pause, Disabled(page, "pause"));
+        Assert.Equal(!resume, Disabled(page, "resume"));
+        Assert.Equal(!stop, Disabled(page, "stop"));
+        Assert.True(Disabled(page, "sample-now"));
+    }
+
+    [Fact]
+    public void Shows_history_in_the_loss_chart_and_pausing_updates_the_status()
+    {
+        var server = Server(Run(3, RunStatus.Running, 100));
+        var page = Render<RunPage>(p => p.Add(r => r.Id, 3));
+
+        page.WaitForAssertion(() => Assert.Equal("101", page.Find("[data-testid=chart-loss]").GetAttribute("data-points"))); // 100 steps + 1 eval
+        Assert.Contains("100 / 1,000", page.Find("[data-testid=run-step]").TextContent);
+
+        page.Find("[data-testid=pause]").Click();
+
+        page.WaitForAssertion(() => Assert.Equal("Paused", page.Find("[data-testid=run-status]").GetAttribute("data-status")));
+        Assert.Contains(server.Requests, r => r.Method == HttpMethod.Post && r.PathAndQuery == ApiRoutes.RunAction(3, "pause"));
+        Assert.False(Disabled(page, "resume"));
+    }
+}

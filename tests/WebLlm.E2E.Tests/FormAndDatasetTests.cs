@@ -1,0 +1,73 @@
+using System.Net.Http.Json;
+using System.Text;
+using Microsoft.Playwright;
+using WebLlm.Contracts;
+using Xunit.Abstractions;
+using static Microsoft.Playwright.Assertions;
+
+namespace WebLlm.E2E.Tests;
+
+public sealed class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
+{
+    [Fact]
+    public async Task Invalid_new_run_form_shows_client_and_server_errors_on_the_fields()
+    {
+        var runsBefore = await RunCountAsync();
+        await OpenAsync("/");
+        await TestId("new-run").ClickAsync();
+        await Expect(TestId("new-run-form")).ToBeVisibleAsync();
+        await Expect(TestId("param-count")).Not.ToHaveTextAsync("—");
+
+        // A client rule: heads must divide the width. Nothing is sent.
+        await TestId("field-nHead").Locator("input").FillAsync("3");
+        await TestId("submit-run").ClickAsync();
+        await Expect(TestId("field-nHead")).ToContainTextAsync("divisible by n_head");
+
+        // A server rule the client does not know (the configured step cap): the ProblemDetails lands on the field.
+        await TestId("field-nHead").Locator("input").FillAsync("4");
+        await TestId("field-maxSteps").Locator("input").FillAsync("5000000");
+        await TestId("submit-run").ClickAsync();
+        await Expect(TestId("field-maxSteps")).ToContainTextAsync("max steps");
+        await Expect(TestId("field-nHead")).Not.ToContainTextAsync("divisible");
+        await App.ScreenshotAsync(Page, "new-run-errors");
+
+        await TestId("cancel-run").ClickAsync();
+        Assert.Equal(runsBefore, await RunCountAsync());
+        AssertNoBrowserErrors("status of 400");
+    }
+
+    [Fact]
+    public async Task Upload_a_text_dataset_see_it_prepared_and_preview_it()
+    {
+        var file = Path.Combine(App.DataDirectory, "poems.txt");
+        var text = new StringBuilder();
+        for (var i = 0; i < 400; i++)
+        {
+            text.AppendLine($"Line {i}: the quick brown fox jumps over the lazy dog, and the model learns to spell.");
+        }
+        await File.WriteAllTextAsync(file, text.ToString());
+
+        await OpenAsync("/datasets");
+        await Expect(TestId("datasets-table")).ToContainTextAsync("builtin");
+        await TestId("upload-input").SetInputFilesAsync(file);
+        await Expect(TestId("upload-files")).ToContainTextAsync("poems.txt");
+        await Expect(TestId("upload-name").Locator("input")).ToHaveValueAsync("poems");
+        await TestId("upload-submit").ClickAsync();
+        await Expect(TestId("upload-progress")).ToBeVisibleAsync();
+
+        var row = Page.Locator("tr", new() { Has = Page.GetByTestId("dataset-name").GetByText("poems", new() { Exact = true }) });
+        await Expect(row.GetByTestId("dataset-status")).ToHaveTextAsync("Ready", new() { Timeout = 60_000 });
+        await Expect(row.GetByTestId("dataset-train-tokens")).Not.ToHaveTextAsync("—");
+        await row.GetByTestId("dataset-preview").ClickAsync();
+        await Expect(TestId("preview-lines")).ToContainTextAsync("quick brown fox");
+        await Expect(TestId("preview-tokens").Locator(".wl-token").First).ToBeVisibleAsync();
+        await App.ScreenshotAsync(Page, "datasets");
+        AssertNoBrowserErrors();
+    }
+
+    private async Task<int> RunCountAsync()
+    {
+        using var http = new HttpClient { BaseAddress = App.BaseAddress };
+        return (await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.Count;
+    }
+}
