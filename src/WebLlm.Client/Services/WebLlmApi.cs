@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.AspNetCore.Components.Forms;
+using Microsoft.AspNetCore.Components.WebAssembly.Http;
 using WebLlm.Contracts;
 
 namespace WebLlm.Client.Services;
@@ -68,12 +70,50 @@ public sealed class WebLlmApi(HttpClient http)
     /// it becomes available: today the server answers in one piece, so it is called once with the whole
     /// completion; a streaming endpoint only has to call it per token, and callers stay the same.
     /// </summary>
+    /// <summary>
+    /// Streams a generation (server-sent events, docs/API.md): each token's text goes to <paramref name="onText"/>
+    /// as it is produced; the final <c>done</c> event is the result. A server that answers with plain JSON
+    /// (no stream) is read as one piece.
+    /// </summary>
     public async Task<GenerateResponse> GenerateAsync(int runId, GenerateRequest request, Action<string>? onText = null, CancellationToken ct = default)
     {
-        var response = await SendAsync<GenerateResponse>(HttpMethod.Post, ApiRoutes.RunGenerate(runId), JsonContent.Create(request), ct);
-        onText?.Invoke(response.Text);
-        return response;
+        using var message = new HttpRequestMessage(HttpMethod.Post, ApiRoutes.RunGenerate(runId).TrimStart('/'))
+        {
+            Content = JsonContent.Create(request with { Stream = true }),
+        };
+        message.SetBrowserResponseStreamingEnabled(true); // otherwise the browser's fetch buffers the whole answer
+        using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode) throw await ApiProblem.ReadAsync(response, ct);
+        if (response.Content.Headers.ContentType?.MediaType != "text/event-stream")
+        {
+            var whole = await response.Content.ReadFromJsonAsync<GenerateResponse>(ct) ?? throw Empty(response);
+            onText?.Invoke(whole.Text);
+            return whole;
+        }
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+        string? kind = null;
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            if (line.StartsWith("event:", StringComparison.Ordinal)) kind = line[6..].Trim();
+            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
+            string data = line[5..].Trim();
+            switch (kind)
+            {
+                case "token":
+                    onText?.Invoke(JsonSerializer.Deserialize<GenerateTokenEvent>(data, JsonSerializerOptions.Web)!.Text);
+                    break;
+                case "done":
+                    return JsonSerializer.Deserialize<GenerateResponse>(data, JsonSerializerOptions.Web) ?? throw Empty(response);
+                case "error":
+                    var error = JsonSerializer.Deserialize<GenerateErrorEvent>(data, JsonSerializerOptions.Web)!;
+                    throw new ApiProblem((System.Net.HttpStatusCode)error.Status, error.Code, "Generation failed", error.Detail, new Dictionary<string, string[]>());
+            }
+        }
+        throw Empty(response);
     }
+
+    private static ApiProblem Empty(HttpResponseMessage response) =>
+        new(response.StatusCode, null, "The generation ended without a result", null, new Dictionary<string, string[]>());
 
     public Task<List<DatasetDto>> GetDatasetsAsync(CancellationToken ct = default) => GetAsync<List<DatasetDto>>(ApiRoutes.Datasets, ct);
 
