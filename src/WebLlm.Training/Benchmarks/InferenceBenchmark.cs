@@ -12,7 +12,7 @@ namespace WebLlm.Training.Benchmarks;
 public sealed record InferenceBenchResult(
     string Preset, long Parameters, double WeightMegabytes, int Threads, double BandwidthGBps, double CeilingTokensPerSecond,
     double DecodeTokensPerSecond, double Fraction, int LongPromptTokens, double TimeToFirstTokenMs,
-    int RecomputeTokens, double RecomputeSpeedup, IReadOnlyDictionary<int, double> ConcurrentTokensPerSecond);
+    int RecomputeTokens, double? RecomputeSpeedup, IReadOnlyDictionary<int, double> ConcurrentTokensPerSecond);
 
 /// <summary>
 /// Single-stream decode speed against the memory-bandwidth ceiling: at batch 1 every token reads every
@@ -46,7 +46,7 @@ public static class InferenceBenchmark
             var (ttft, _) = Decode(sampler, Prompt(longPrompt), options with { MaxNewTokens = 1 });
 
             int r = Math.Min(recomputeTokens, config.BlockSize - 1);
-            double speedup = double.NaN;
+            double? speedup = null;
             if (r > 0)
             {
                 var quick = options with { MaxNewTokens = r };

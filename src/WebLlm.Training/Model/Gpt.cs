@@ -25,6 +25,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     public Gpt(GptConfig config, long? seed = null) : base("GPT")
     {
         config.Validate();
+        NativeAllocator.Tune(); // any process that builds a model reuses tensor memory across steps (see there)
         Config = config;
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.BlockSize, config.NEmbd);
