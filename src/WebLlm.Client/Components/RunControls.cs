@@ -8,6 +8,11 @@ public static class RunControls
     public const string Pause = "pause";
     public const string Resume = "resume";
     public const string Stop = "stop";
+    public const string SampleNow = "sample";
+    public const string CheckpointNow = "checkpoint";
+
+    /// <summary>"Sample now" / "checkpoint now": only while the run trains on this server.</summary>
+    public static bool CanActNow(RunStatus status) => status == RunStatus.Running;
 
     public static bool CanPause(RunStatus status) => status == RunStatus.Running;
 
