@@ -70,4 +70,19 @@ public class RunPageTests : ClientTestContext
         Assert.Contains(server.Requests, r => r.Method == HttpMethod.Post && r.PathAndQuery == ApiRoutes.RunAction(3, "pause"));
         Assert.False(Disabled(page, "resume"));
     }
+
+    [Theory]
+    [InlineData("llm.c", RunStatus.Running, true)]
+    [InlineData("import: Hugging Face", RunStatus.Completed, false)]
+    public void Runs_with_an_engine_show_it_and_offer_only_what_applies(string engine, RunStatus status, bool stop)
+    {
+        Server(Run(3, status, 100) with { Engine = engine });
+        var page = Render<RunPage>(p => p.Add(r => r.Id, 3));
+
+        page.WaitForAssertion(() => Assert.Equal(engine, page.Find("[data-testid=run-engine]").TextContent.Trim()));
+        Assert.Empty(page.FindAll("[data-testid=pause]"));
+        Assert.Empty(page.FindAll("[data-testid=resume]"));
+        Assert.Empty(page.FindAll("[data-testid=sample-now]"));
+        Assert.Equal(stop, page.FindAll("[data-testid=stop]").Count == 1);
+    }
 }

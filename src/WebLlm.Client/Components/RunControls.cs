@@ -22,5 +22,16 @@ public static class RunControls
 
     public static bool IsActive(RunStatus status) => status is RunStatus.Running or RunStatus.Queued;
 
+    /// <summary>Runs this server trains (no <see cref="RunDto.Engine"/>) take every command.</summary>
+    public static bool IsLocal(RunDto run) => run.Engine is null;
+
+    /// <summary>An imported model: nothing to control (the engine reads "import: …").</summary>
+    public static bool IsImported(RunDto run) => run.Engine?.StartsWith("import", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>Pause and resume: local runs only. Stop: local runs and external ones (it stops watching).</summary>
+    public static bool HasPauseResume(RunDto run) => IsLocal(run);
+
+    public static bool HasStop(RunDto run) => !IsImported(run);
+
     public static bool CanDelete(RunStatus status) => status is not (RunStatus.Running or RunStatus.Queued);
 }
