@@ -118,6 +118,13 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
     private static ApiProblem Empty(HttpResponseMessage response) =>
         new(response.StatusCode, null, "The generation ended without a result", null, new Dictionary<string, string[]>());
 
+    /// <summary>Model files in the server's imports folder (Hugging Face GPT-2 folders, llm.c .bin files).</summary>
+    public Task<List<ImportCandidateDto>> GetImportsAsync(CancellationToken ct = default) => GetAsync<List<ImportCandidateDto>>(ApiRoutes.Imports, ct);
+
+    /// <summary>Makes an import candidate a run with a checkpoint at step 0 (201 with the run).</summary>
+    public Task<RunDto> ImportAsync(ImportRequest request, CancellationToken ct = default) =>
+        SendAsync<RunDto>(HttpMethod.Post, ApiRoutes.Imports, JsonContent.Create(request), ct);
+
     public Task<List<DatasetDto>> GetDatasetsAsync(CancellationToken ct = default) => GetAsync<List<DatasetDto>>(ApiRoutes.Datasets, ct);
 
     public Task<DatasetPreviewDto> GetDatasetPreviewAsync(int id, CancellationToken ct = default) =>
