@@ -14,7 +14,7 @@ public static class ApiRoutes
     public const string TrainingHub = "/hubs/training";
 
     public static string Run(int id) => $"{Runs}/{id}";
-    public static string RunAction(int id, string action) => $"{Runs}/{id}/{action}"; // pause | resume | stop
+    public static string RunAction(int id, string action) => $"{Runs}/{id}/{action}"; // pause | resume | stop | sample | checkpoint
     public static string RunMetrics(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null)
     {
         var query = new List<string>();

@@ -44,6 +44,17 @@ public class PageSmokeTests : ClientTestContext
     }
 
     [Fact]
+    public void Runs_table_shows_the_engine_of_external_and_imported_runs()
+    {
+        UseServer(request => request.RequestUri!.AbsolutePath == ApiRoutes.Runs
+            ? FakeHandler.Json(new[] { Run(1, RunStatus.Running, 10) with { Engine = "llm.c" }, Run(2, RunStatus.Completed, 0) with { Engine = "import: llm.c" }, Run(3) })
+            : FakeHandler.Json(Array.Empty<object>()));
+        var cut = Render<Runs>();
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("[data-testid=run-name]").Count));
+        Assert.Equal(["import: llm.c", "llm.c"], cut.FindAll("[data-testid=run-engine]").Select(e => e.TextContent.Trim()).Order());
+    }
+
+    [Fact]
     public void Runs_page_offers_one_click_start_when_there_are_no_runs()
     {
         Server(empty: true);

@@ -17,6 +17,7 @@ public class RunPageTests : ClientTestContext
         var p when p == ApiRoutes.RunCheckpoints(run.Id) => FakeHandler.Json(Array.Empty<CheckpointDto>()),
         var p when p == ApiRoutes.RunSystem(run.Id) => FakeHandler.Json(Array.Empty<SystemMetricDto>()),
         var p when p == ApiRoutes.RunAction(run.Id, "pause") => FakeHandler.Json(run with { Status = RunStatus.Paused }),
+        var p when p == ApiRoutes.RunAction(run.Id, "sample") || p == ApiRoutes.RunAction(run.Id, "checkpoint") => FakeHandler.Json(run, HttpStatusCode.Accepted),
         _ => new HttpResponseMessage(HttpStatusCode.NotFound),
     });
 
@@ -36,7 +37,22 @@ public class RunPageTests : ClientTestContext
         Assert.Equal(!pause, Disabled(page, "pause"));
         Assert.Equal(!resume, Disabled(page, "resume"));
         Assert.Equal(!stop, Disabled(page, "stop"));
-        Assert.True(Disabled(page, "sample-now"));
+        Assert.Equal(status != RunStatus.Running, Disabled(page, "sample-now"));
+        Assert.Equal(status != RunStatus.Running, Disabled(page, "checkpoint-now"));
+    }
+
+    [Fact]
+    public void Sample_now_and_checkpoint_now_post_their_actions()
+    {
+        var server = Server(Run(3, RunStatus.Running, 100));
+        var page = Render<RunPage>(p => p.Add(r => r.Id, 3));
+        page.WaitForAssertion(() => Assert.False(Disabled(page, "sample-now")));
+
+        page.Find("[data-testid=sample-now]").Click();
+        page.WaitForAssertion(() => Assert.Contains(server.Requests, r => r.Method == HttpMethod.Post && r.PathAndQuery == ApiRoutes.RunAction(3, "sample")));
+        page.WaitForAssertion(() => Assert.False(Disabled(page, "checkpoint-now")));
+        page.Find("[data-testid=checkpoint-now]").Click();
+        page.WaitForAssertion(() => Assert.Contains(server.Requests, r => r.Method == HttpMethod.Post && r.PathAndQuery == ApiRoutes.RunAction(3, "checkpoint")));
     }
 
     [Fact]
@@ -53,5 +69,20 @@ public class RunPageTests : ClientTestContext
         page.WaitForAssertion(() => Assert.Equal("Paused", page.Find("[data-testid=run-status]").GetAttribute("data-status")));
         Assert.Contains(server.Requests, r => r.Method == HttpMethod.Post && r.PathAndQuery == ApiRoutes.RunAction(3, "pause"));
         Assert.False(Disabled(page, "resume"));
+    }
+
+    [Theory]
+    [InlineData("llm.c", RunStatus.Running, true)]
+    [InlineData("import: Hugging Face", RunStatus.Completed, false)]
+    public void Runs_with_an_engine_show_it_and_offer_only_what_applies(string engine, RunStatus status, bool stop)
+    {
+        Server(Run(3, status, 100) with { Engine = engine });
+        var page = Render<RunPage>(p => p.Add(r => r.Id, 3));
+
+        page.WaitForAssertion(() => Assert.Equal(engine, page.Find("[data-testid=run-engine]").TextContent.Trim()));
+        Assert.Empty(page.FindAll("[data-testid=pause]"));
+        Assert.Empty(page.FindAll("[data-testid=resume]"));
+        Assert.Empty(page.FindAll("[data-testid=sample-now]"));
+        Assert.Equal(stop, page.FindAll("[data-testid=stop]").Count == 1);
     }
 }

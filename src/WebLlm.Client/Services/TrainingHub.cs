@@ -31,7 +31,7 @@ public sealed record ListHandlers
 /// hub group is joined on the first subscription and left on the last. The connection retries forever, and
 /// after a reconnect it re-joins every group and raises <see cref="Reconnected"/> so stores refill from REST.
 /// </summary>
-public sealed class TrainingHub(NavigationManager navigation) : IAsyncDisposable
+public sealed class TrainingHub(NavigationManager navigation, ApiKeyStore keys) : IAsyncDisposable
 {
     private readonly Dictionary<int, List<RunHandlers>> _runs = [];
     private readonly List<ListHandlers> _lists = [];
@@ -57,7 +57,15 @@ public sealed class TrainingHub(NavigationManager navigation) : IAsyncDisposable
         }
         _stopping = new CancellationTokenSource();
         _connection = new HubConnectionBuilder()
-            .WithUrl(navigation.ToAbsoluteUri(ApiRoutes.TrainingHub.TrimStart('/')))
+            .WithUrl(navigation.ToAbsoluteUri(ApiRoutes.TrainingHub.TrimStart('/')), options =>
+            {
+                // Asked on every (re)connect, so a key entered after a 401 is used by the next attempt.
+                options.AccessTokenProvider = async () =>
+                {
+                    await keys.EnsureLoadedAsync();
+                    return keys.Key;
+                };
+            })
             .WithAutomaticReconnect(new RetryForeverPolicy())
             .Build();
         Register(_connection);

@@ -10,7 +10,7 @@ namespace WebLlm.Client.Services;
 /// The typed REST client: one method per endpoint of <see cref="ApiRoutes"/>. Every non-success answer
 /// becomes an <see cref="ApiProblem"/> carrying the ProblemDetails <c>code</c> and field errors.
 /// </summary>
-public sealed class WebLlmApi(HttpClient http)
+public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
 {
     /// <summary>How many steps one metrics request asks for when loading a run's full history.</summary>
     public const int MetricsPageSize = 10_000;
@@ -77,12 +77,15 @@ public sealed class WebLlmApi(HttpClient http)
     /// </summary>
     public async Task<GenerateResponse> GenerateAsync(int runId, GenerateRequest request, Action<string>? onText = null, CancellationToken ct = default)
     {
-        using var message = new HttpRequestMessage(HttpMethod.Post, ApiRoutes.RunGenerate(runId).TrimStart('/'))
+        using var response = await SendWithKeyAsync(() =>
         {
-            Content = JsonContent.Create(request with { Stream = true }),
-        };
-        message.SetBrowserResponseStreamingEnabled(true); // otherwise the browser's fetch buffers the whole answer
-        using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct);
+            var message = new HttpRequestMessage(HttpMethod.Post, ApiRoutes.RunGenerate(runId).TrimStart('/'))
+            {
+                Content = JsonContent.Create(request with { Stream = true }),
+            };
+            message.SetBrowserResponseStreamingEnabled(true); // otherwise the browser's fetch buffers the whole answer
+            return message;
+        }, HttpCompletionOption.ResponseHeadersRead, ct);
         if (!response.IsSuccessStatusCode) throw await ApiProblem.ReadAsync(response, ct);
         if (response.Content.Headers.ContentType?.MediaType != "text/event-stream")
         {
@@ -114,6 +117,13 @@ public sealed class WebLlmApi(HttpClient http)
 
     private static ApiProblem Empty(HttpResponseMessage response) =>
         new(response.StatusCode, null, "The generation ended without a result", null, new Dictionary<string, string[]>());
+
+    /// <summary>Model files in the server's imports folder (Hugging Face GPT-2 folders, llm.c .bin files).</summary>
+    public Task<List<ImportCandidateDto>> GetImportsAsync(CancellationToken ct = default) => GetAsync<List<ImportCandidateDto>>(ApiRoutes.Imports, ct);
+
+    /// <summary>Makes an import candidate a run with a checkpoint at step 0 (201 with the run).</summary>
+    public Task<RunDto> ImportAsync(ImportRequest request, CancellationToken ct = default) =>
+        SendAsync<RunDto>(HttpMethod.Post, ApiRoutes.Imports, JsonContent.Create(request), ct);
 
     public Task<List<DatasetDto>> GetDatasetsAsync(CancellationToken ct = default) => GetAsync<List<DatasetDto>>(ApiRoutes.Datasets, ct);
 
@@ -156,8 +166,26 @@ public sealed class WebLlmApi(HttpClient http)
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string route, HttpContent? content, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(method, route.TrimStart('/')) { Content = content };
-        var response = await http.SendAsync(request, ct);
+        // A body is sent at most once: a retry after the key prompt re-buffers it first.
+        byte[]? body = null;
+        if (content is not null)
+        {
+            body = await content.ReadAsByteArrayAsync(ct);
+        }
+        var response = await SendWithKeyAsync(() =>
+        {
+            var request = new HttpRequestMessage(method, route.TrimStart('/'));
+            if (body is not null)
+            {
+                var copy = new ByteArrayContent(body);
+                foreach (var header in content!.Headers)
+                {
+                    copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+                request.Content = copy;
+            }
+            return request;
+        }, HttpCompletionOption.ResponseContentRead, ct);
         if (!response.IsSuccessStatusCode)
         {
             using (response)
@@ -166,5 +194,41 @@ public sealed class WebLlmApi(HttpClient http)
             }
         }
         return response;
+    }
+
+    /// <summary>
+    /// Sends with the API key when one is known. A 401 <c>unauthorized</c> asks the user for a key (once, shared by
+    /// concurrent calls) and sends again with it.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendWithKeyAsync(Func<HttpRequestMessage> build, HttpCompletionOption completion, CancellationToken ct)
+    {
+        await keys.EnsureLoadedAsync();
+        for (var attempt = 0; ; attempt++)
+        {
+            var sentWith = keys.Key;
+            using var request = build();
+            if (sentWith is not null)
+            {
+                request.Headers.Authorization = new("Bearer", sentWith);
+            }
+            var response = await http.SendAsync(request, completion, ct);
+            if (response.StatusCode != System.Net.HttpStatusCode.Unauthorized || attempt > 0)
+            {
+                return response;
+            }
+            var problem = await ApiProblem.ReadAsync(response, ct);
+            if (problem.Code != ErrorCodes.Unauthorized)
+            {
+                response.Dispose();
+                throw problem;
+            }
+            // Another call may already have obtained a new key while this one was in flight.
+            if (keys.Key == sentWith && !await keys.RequestKeyAsync())
+            {
+                response.Dispose();
+                throw problem;
+            }
+            response.Dispose();
+        }
     }
 }

@@ -25,6 +25,8 @@ public static class RunEndpoints
         runs.MapPost("{id:int}/pause", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.PauseAsync));
         runs.MapPost("{id:int}/resume", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.ResumeAsync));
         runs.MapPost("{id:int}/stop", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.StopAsync));
+        runs.MapPost("{id:int}/sample", (int id, WebLlmDb db, TrainingService t) => Command(id, db, run => t.RequestNowAsync(run, checkpoint: false)));
+        runs.MapPost("{id:int}/checkpoint", (int id, WebLlmDb db, TrainingService t) => Command(id, db, run => t.RequestNowAsync(run, checkpoint: true)));
         runs.MapDelete("{id:int}", Delete);
         runs.MapGet("{id:int}/metrics", Metrics);
         runs.MapGet("{id:int}/evals", (int id, WebLlmDb db) => ListAsync(db, id, db.Evals.Where(e => e.RunId == id).OrderBy(e => e.Step)

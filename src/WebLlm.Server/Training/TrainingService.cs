@@ -66,6 +66,9 @@ public sealed class TrainingService(
         public int RunId { get; } = runId;
         public TransitionEvent Started { get; } = started;
         public volatile Request Request;
+
+        /// <summary>1 when "sample now" / "checkpoint now" was asked; the loop takes it after the current step.</summary>
+        public int SampleNow, CheckpointNow;
     }
 
     /// <summary>The run on the device, if any (for the system sampler).</summary>
@@ -221,6 +224,26 @@ public sealed class TrainingService(
         }
         if (committed is not null) await committed;
         return result;
+    }
+
+    /// <summary>
+    /// "Sample now" (<paramref name="checkpoint"/> false) or "checkpoint now": the training loop does it after the
+    /// current step, the same way as the cadence does. Only a run training on this device (Running, not pausing or stopping).
+    /// </summary>
+    public async Task<CommandResult> RequestNowAsync(int runId, bool checkpoint)
+    {
+        await ready.Task;
+        lock (gate)
+        {
+            if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
+            string what = checkpoint ? "checkpoint" : "sample";
+            if (status != RunStatus.Running || current?.RunId != runId)
+                return new(CommandOutcome.Invalid, $"Only a run training on this server can {what} now; this one is {(external.Contains(runId) ? "external" : status.ToString())}.");
+            if (current.Request != Request.None) return new(CommandOutcome.Invalid, "The run is pausing or stopping.");
+            if (checkpoint) Interlocked.Exchange(ref current.CheckpointNow, 1);
+            else Interlocked.Exchange(ref current.SampleNow, 1);
+            return new(CommandOutcome.Accepted, $"Will {what} at the end of the current step.");
+        }
     }
 
     public async Task<CommandResult> ResumeAsync(int runId)
@@ -433,10 +456,11 @@ public sealed class TrainingService(
                 var eval = trainer.Evaluate();
                 writer.Post(new EvalEvent(job.RunId, new EvalDto(eval.Step, Finite.OrNull(eval.ValLoss), DateTime.UtcNow)));
             }
-            if (trainer.SampleDue)
+            // Asked for "now" (REST) or due by cadence: one code path either way.
+            if (Interlocked.Exchange(ref job.SampleNow, 0) == 1 | trainer.SampleDue)
                 foreach (var s in trainer.Sample())
                     writer.Post(new SampleEvent(job.RunId, new SampleDto(s.Step, s.Prompt, s.Text, DateTime.UtcNow)));
-            if (trainer.CheckpointDue)
+            if ((Interlocked.Exchange(ref job.CheckpointNow, 0) == 1 | trainer.CheckpointDue) && trainer.Step > checkpointed)
             {
                 writer.Post(new CheckpointWritten(job.RunId, trainer.SaveCheckpoint(), DateTime.UtcNow));
                 checkpointed = trainer.Step;
