@@ -71,11 +71,11 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
     /// completion; a streaming endpoint only has to call it per token, and callers stay the same.
     /// </summary>
     /// <summary>
-    /// Streams a generation (server-sent events, docs/API.md): each token's text goes to <paramref name="onText"/>
+    /// Streams a generation (server-sent events, docs/API.md): each token (text, id, log-probability) goes to <paramref name="onToken"/>
     /// as it is produced; the final <c>done</c> event is the result. A server that answers with plain JSON
     /// (no stream) is read as one piece.
     /// </summary>
-    public async Task<GenerateResponse> GenerateAsync(int runId, GenerateRequest request, Action<string>? onText = null, CancellationToken ct = default)
+    public async Task<GenerateResponse> GenerateAsync(int runId, GenerateRequest request, Action<GenerateTokenEvent>? onToken = null, CancellationToken ct = default)
     {
         using var response = await SendWithKeyAsync(() =>
         {
@@ -90,7 +90,7 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
         if (response.Content.Headers.ContentType?.MediaType != "text/event-stream")
         {
             var whole = await response.Content.ReadFromJsonAsync<GenerateResponse>(ct) ?? throw Empty(response);
-            onText?.Invoke(whole.Text);
+            onToken?.Invoke(new GenerateTokenEvent(whole.Text, -1, double.NaN)); // one piece, no per-token probability
             return whole;
         }
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
@@ -103,7 +103,7 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
             switch (kind)
             {
                 case "token":
-                    onText?.Invoke(JsonSerializer.Deserialize<GenerateTokenEvent>(data, JsonSerializerOptions.Web)!.Text);
+                    onToken?.Invoke(JsonSerializer.Deserialize<GenerateTokenEvent>(data, JsonSerializerOptions.Web)!);
                     break;
                 case "done":
                     return JsonSerializer.Deserialize<GenerateResponse>(data, JsonSerializerOptions.Web) ?? throw Empty(response);
