@@ -159,10 +159,10 @@ namespace WebLlm.Bench
         {
             Line("## Decoding (batch 1, KV cache)");
             Line("");
-            Row("preset", "weights MB", "bandwidth GB/s", "ceiling tok/s", "decode tok/s", "fraction", "TTFT", "KV cache speed-up", "1 / 2 / 4 streams tok/s");
-            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
+            Row("preset", "weights MB", "bandwidth GB/s", "matvec GB/s", "ceiling tok/s", "decode tok/s", "fraction", "TTFT", "KV cache speed-up", "1 / 2 / 4 streams tok/s");
+            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
             foreach (var r in results)
-                Row(r.Preset, $"{r.WeightMegabytes:F0}", $"{r.BandwidthGBps:F1}", $"{r.CeilingTokensPerSecond:F0}", $"{r.DecodeTokensPerSecond:F0}",
+                Row(r.Preset, $"{r.WeightMegabytes:F0}", $"{r.BandwidthGBps:F1}", $"{r.MatvecGBps:F1}", $"{r.CeilingTokensPerSecond:F0}", $"{r.DecodeTokensPerSecond:F0}",
                     $"{r.Fraction:P1}", $"{r.TimeToFirstTokenMs:F0} ms ({r.LongPromptTokens} tokens)", $"{r.RecomputeSpeedup:F1}× ({r.RecomputeTokens} tokens)",
                     string.Join(" / ", r.ConcurrentTokensPerSecond.OrderBy(c => c.Key).Select(c => c.Value.ToString("F0", CultureInfo.InvariantCulture))));
             Line("");
