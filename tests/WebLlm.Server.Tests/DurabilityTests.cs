@@ -64,6 +64,8 @@ public class DurabilityTests
         var run = await api.LaunchAsync(Api.Tiny(maxSteps: 40));
         var paused = await api.WaitForStatusAsync(run.Id, RunStatus.Paused);
         Assert.StartsWith("disk full: ", paused.StatusReason);
+        Assert.Contains("<data>", paused.StatusReason); // the file is named, the server's directory is not
+        Assert.DoesNotContain(factory.DataDirectory, paused.StatusReason);
         Assert.Equal([10L], (await api.ListAsync<CheckpointDto>(ApiRoutes.RunCheckpoints(run.Id))).Select(c => c.Step));
         string checkpoints = Path.Combine(factory.DataDirectory, "runs", run.Id.ToString(), "checkpoints");
         Assert.Equal([Checkpoint.FolderName(10)], Directory.GetDirectories(checkpoints).Select(Path.GetFileName));

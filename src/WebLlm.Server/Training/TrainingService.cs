@@ -57,7 +57,7 @@ public sealed class TrainingService(
         {
             if (current is null || current.Request != Request.None) return;
             current.Request = Request.Pause;
-            pauseReason = "disk full: the database could not be written (" + ex.Message + ")";
+            pauseReason = "disk full: the database could not be written (" + Redact(ex.Message) + ")";
         }
     }
 
@@ -334,6 +334,10 @@ public sealed class TrainingService(
         await base.StopAsync(cancellationToken);
     }
 
+    /// <summary>A reason is shown to every client: server paths in it become &lt;data&gt; (the full text is in the log).</summary>
+    private string Redact(string message) =>
+        message.Replace(Path.GetFullPath(settings.DataDirectory).TrimEnd(Path.DirectorySeparatorChar), "<data>", StringComparison.Ordinal);
+
     private Task TransitionLocked(int runId, RunStatus from, RunStatus to, string reason, long? resetAfterStep = null, string? device = null)
     {
         statuses[runId] = to;
@@ -364,13 +368,13 @@ public sealed class TrainingService(
     }
 
     /// <summary>Test-only fault injection from <c>WebLlm:Testing</c>; null unless a test switched something on.</summary>
-    private static TrainingFaults? Faults(TestingOptions t) => !t.Any ? null : new TrainingFaults
+    private static TrainingFaults? Faults(TestingOptions t, string runDirectory) => !t.Any ? null : new TrainingFaults
     {
         PoisonLoss = t.PoisonLossFromStep > 0 ? s => s >= t.PoisonLossFromStep && s < t.PoisonLossFromStep + t.PoisonLossSteps : null,
         Checkpoint = new CheckpointFaults
         {
             DelayPerFile = TimeSpan.FromMilliseconds(t.CheckpointFileDelayMs),
-            FailWrite = t.CheckpointDiskFullFromStep > 0 ? s => s >= t.CheckpointDiskFullFromStep ? DiskFull.Exception() : null : null,
+            FailWrite = t.CheckpointDiskFullFromStep > 0 ? s => s >= t.CheckpointDiskFullFromStep ? DiskFull.Exception(Path.Combine(runDirectory, "checkpoints", Checkpoint.FolderName(s) + ".tmp", Checkpoint.ModelFile)) : null : null,
         },
     };
 
@@ -399,12 +403,12 @@ public sealed class TrainingService(
         {
             // The partial checkpoint was removed and older ones are untouched: free some space, then resume.
             log.LogError("Run {RunId} paused: disk full ({Message})", job.RunId, ex.Message);
-            (final, reason) = (RunStatus.Paused, "disk full: " + ex.Message);
+            (final, reason) = (RunStatus.Paused, "disk full: " + Redact(ex.Message));
         }
         catch (Exception ex)
         {
             log.LogError(ex, "Run {RunId} failed", job.RunId);
-            (final, reason) = (RunStatus.Failed, ex.Message);
+            (final, reason) = (RunStatus.Failed, Redact(ex.Message));
         }
         lock (gate)
         {
@@ -438,7 +442,7 @@ public sealed class TrainingService(
             : run.InitFromCheckpoint is { } init ? Trainer.CreateFrom(init, trainOptions, data, runDir)
             : Trainer.Create(RunMapping.ToGptConfig(model), trainOptions, data, runDir);
         if (corrupt.Count > 0) writer.Post(new ResumedEvent(job.RunId, intact?.Step, corrupt));
-        trainer.Faults = Faults(settings.Testing);
+        trainer.Faults = Faults(settings.Testing, runDir);
 
         long tokensPerStep = (long)trainOptions.BatchSize * trainer.BlockSize * trainOptions.GradAccumSteps;
         long checkpointed = trainer.Step;
@@ -492,6 +496,6 @@ public static class DiskFull
         _ => ex.InnerException is { } inner && Is(inner),
     };
 
-    /// <summary>What a full disk throws (for fault injection).</summary>
-    public static IOException Exception() => new("No space left on device", Enospc);
+    /// <summary>What a full disk throws (for fault injection), worded as .NET words it, with the file's path.</summary>
+    public static IOException Exception(string path) => new($"No space left on device : '{path}'", Enospc);
 }
