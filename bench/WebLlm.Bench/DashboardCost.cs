@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using WebLlm.Contracts;
+using WebLlm.Training.Benchmarks;
 
 namespace WebLlm.Bench;
 
@@ -32,10 +33,10 @@ internal static partial class DashboardCost
             cliMs.AddRange(lines.Select(l => StepMs().Match(l)).Where(m => m.Success && int.Parse(m.Groups["step"].Value) > 5)
                 .Select(m => double.Parse(m.Groups["ms"].Value, System.Globalization.CultureInfo.InvariantCulture)));
             serverMs.AddRange(await ServerRunAsync(Path.Combine(dir, $"server-{round}"), steps, Batch, Documents, threads, log));
-            log($"dashboard cost round {round + 1}: CLI median {Median(cliMs):F1} ms/step, server {Median(serverMs):F1} ms/step");
+            log($"dashboard cost round {round + 1}: CLI median {Stats.Median(cliMs):F1} ms/step, server {Stats.Median(serverMs):F1} ms/step");
         }
         Directory.Delete(dir, recursive: true);
-        double c = Median(cliMs), s = Median(serverMs);
+        double c = Stats.Median(cliMs), s = Stats.Median(serverMs);
         return new DashboardCostResult(steps, c, s, c / s, rounds);
     }
 
@@ -85,12 +86,6 @@ internal static partial class DashboardCost
             server.Kill(entireProcessTree: true);
             await server.WaitForExitAsync();
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? double.NaN : sorted[sorted.Count / 2];
     }
 
     [GeneratedRegex(@"^step\s+(?<step>\d+)/\d+ \| .* \| (?<ms>[\d.]+) ms \|")]

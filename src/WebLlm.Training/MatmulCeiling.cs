@@ -29,8 +29,7 @@ public static class MatmulCeiling
             using (a.matmul(b)) Synchronize(device);
             rates.Add(flops / sw.Elapsed.TotalSeconds);
         }
-        rates.Sort();
-        return rates[rates.Count / 2];
+        return Benchmarks.Stats.Median(rates);
     }
 
     internal static void Synchronize(Device device)

@@ -23,9 +23,9 @@ public static class ExternalRunEndpoints
     }
 
     private static async Task<Results<Created<RunDto>, ValidationProblem, ProblemHttpResult>> Create(
-        CreateExternalRunRequest request, HttpContext http, WebLlmDb db, TrainingService training, IOptions<WebLlmOptions> options)
+        CreateExternalRunRequest request, WebLlmDb db, TrainingService training, IOptions<WebLlmOptions> options)
     {
-        if (Authorize(http, options.Value) is { } denied) return denied;
+        if (Authorize(options.Value) is { } denied) return denied;
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 200) errors["name"] = ["A name of 1 to 200 characters is required."];
         if (string.IsNullOrWhiteSpace(request.Engine) || request.Engine.Length > 100) errors["engine"] = ["An engine name of 1 to 100 characters is required (e.g. llm.c)."];
@@ -54,10 +54,10 @@ public static class ExternalRunEndpoints
     }
 
     private static async Task<Results<Ok<IngestResult>, ValidationProblem, ProblemHttpResult>> Ingest(
-        int id, IngestMetricsRequest request, HttpContext http, WebLlmDb db, TrainingService training, ExternalIngestor ingestor,
+        int id, IngestMetricsRequest request, WebLlmDb db, TrainingService training, ExternalIngestor ingestor,
         IOptions<WebLlmOptions> options)
     {
-        if (Authorize(http, options.Value) is { } denied) return denied;
+        if (Authorize(options.Value) is { } denied) return denied;
         if (await db.Runs.FindAsync(id) is not { } run) return Problems.NotFound(ErrorCodes.RunNotFound, $"Run {id} does not exist.");
         if (run.Engine is null) return Problems.Conflict(ErrorCodes.NotExternal, $"Run {id} is trained by this server; only external runs take metrics from outside.");
         if (request.Steps.Count + request.Evals.Count > 100_000) return Problems.Validation("steps", "At most 100,000 steps and evals per request.");
@@ -82,7 +82,7 @@ public static class ExternalRunEndpoints
     /// Writing a run's metrics from outside is allowed only when the server has an API key; the security
     /// middleware has already checked the request's Bearer key against it.
     /// </summary>
-    internal static ProblemHttpResult? Authorize(HttpContext http, WebLlmOptions options) =>
+    internal static ProblemHttpResult? Authorize(WebLlmOptions options) =>
         string.IsNullOrEmpty(options.ApiKey)
             ? Problems.Of(StatusCodes.Status403Forbidden, ErrorCodes.ApiKeyRequired,
                 "External runs need an API key: start the server with WebLlm:ApiKey set and send it as 'Authorization: Bearer <key>'.")

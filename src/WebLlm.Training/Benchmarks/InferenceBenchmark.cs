@@ -120,8 +120,7 @@ public static class InferenceBenchmark
             using (nn.functional.linear(x, weight)) MatmulCeiling.Synchronize(device);
             if (i > 1) rates.Add(weight.NumberOfElements * 4.0 / sw.Elapsed.TotalSeconds);
         }
-        rates.Sort();
-        return rates[rates.Count / 2];
+        return Stats.Median(rates);
     }
 
     public static double MeasureBandwidth(Device device)
@@ -139,8 +138,7 @@ public static class InferenceBenchmark
             MatmulCeiling.Synchronize(device);
             rates.Add(2.0 * elements * 4 / sw.Elapsed.TotalSeconds);
         }
-        rates.Sort();
-        return rates[rates.Count / 2];
+        return Stats.Median(rates);
     }
 
     /// <summary>A stand-in for GPT-2's tokenizer with the same vocabulary size, so the benchmark needs no files.</summary>

@@ -51,10 +51,10 @@ public static class TrainingBenchmark
             onStep?.Invoke(s, i < o.WarmupSteps);
             if (i >= o.WarmupSteps) timed.Add(s);
         }
-        double ms = Median(timed.Select(s => s.Milliseconds));
+        double ms = Stats.Median(timed.Select(s => s.Milliseconds));
         var phases = timed.Select(s => s.Phases!).ToList();
-        double data = Median(phases.Select(p => p.Data)), fwd = Median(phases.Select(p => p.Forward)),
-            bwd = Median(phases.Select(p => p.Backward)), clip = Median(phases.Select(p => p.Clip)), opt = Median(phases.Select(p => p.Optimizer));
+        double data = Stats.Median(phases.Select(p => p.Data)), fwd = Stats.Median(phases.Select(p => p.Forward)),
+            bwd = Stats.Median(phases.Select(p => p.Backward)), clip = Stats.Median(phases.Select(p => p.Clip)), opt = Stats.Median(phases.Select(p => p.Optimizer));
         double tokensPerSecond = (double)o.BatchSize * t / (ms / 1000);
         double achieved = config.TrainingFlopsPerToken(t) * tokensPerSecond;
         return new TrainingBenchResult(o.Preset, config.ParameterCount, o.BatchSize, t, get_num_threads(), o.Steps, ms,
@@ -71,11 +71,5 @@ public static class TrainingBenchmark
         double ceiling = MatmulCeiling.Measure(Devices.Resolve("cpu"), TimeSpan.FromSeconds(seconds), 2048);
         log?.Invoke($"ceiling: {ceiling / 1e9:F1} GFLOP/s");
         return ceiling;
-    }
-
-    internal static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? double.NaN : sorted[sorted.Count / 2];
     }
 }
