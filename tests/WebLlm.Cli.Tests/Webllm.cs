@@ -32,9 +32,22 @@ internal static class Webllm
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>One root per test process, removed when the process exits, so runs do not pile up folders in /tmp.</summary>
+    private static readonly string TempRoot = CreateTempRoot();
+
+    private static string CreateTempRoot()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "webllm-cli-tests", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return root;
+    }
+
     public static string TempDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "webllm-cli-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(TempRoot, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }

@@ -42,9 +42,22 @@ internal static class TestData
         CheckpointEvery = 0, EvalBatches = 2, Threads = 1, Device = "cpu", PeakFlops = 1e11, Seed = 42,
     };
 
+    /// <summary>One root per test process, removed when the process exits, so runs do not pile up folders in /tmp.</summary>
+    private static readonly string TempRoot = CreateTempRoot();
+
+    private static string CreateTempRoot()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "webllm-tests", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return root;
+    }
+
     public static string TempDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "webllm-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(TempRoot, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }
