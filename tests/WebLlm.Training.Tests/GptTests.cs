@@ -132,7 +132,7 @@ public class GptTests
     [Fact]
     public void Single_token_inference_split_across_cores_gives_the_same_logits()
     {
-        // Wide enough that every projection and the head take the two-thread path (≥ 1M weights).
+        // Wide enough that every projection and the head are shared with the helper thread (≥ 65,536 weights).
         var config = new GptConfig { NLayer = 1, NHead = 4, NEmbd = 512, BlockSize = 8, VocabSize = 4096 };
         using var model = new Gpt(config, seed: 2);
         model.eval();

@@ -19,6 +19,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     private readonly SeededDropout drop;
     private readonly ModuleList<Block> h;
     private readonly LayerNorm ln_f;
+    private readonly SingleRowLinear rows = new(useHelper: Environment.ProcessorCount > 1);
 
     /// <param name="seed">Seeds the initial weights with a generator of the model's own, so models built
     /// on other threads at the same time (inference, tests) cannot change them; null uses torch's global one.</param>
@@ -30,7 +31,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.BlockSize, config.NEmbd);
         drop = new SeededDropout(config.Dropout);
-        h = new ModuleList<Block>(Enumerable.Range(0, config.NLayer).Select(_ => new Block(config, drop)).ToArray());
+        h = new ModuleList<Block>(Enumerable.Range(0, config.NLayer).Select(_ => new Block(config, drop, rows)).ToArray());
         ln_f = nn.LayerNorm(config.NEmbd, bias: config.Bias);
         // No lm_head module: the logits are computed with wte.weight directly. A second module sharing the
         // tensor would list it twice in parameters(), and the optimizer would step it twice.
@@ -65,7 +66,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         cache?.Advance((int)t);
         x = ln_f.call(x);
         if (lastOnly) x = x.narrow(1, t - 1, 1); // [B, 1, C]
-        return Project(x, wte.weight!, null, training).MoveToOuterDisposeScope(); // [B, T, vocab]
+        return Project(rows, x, wte.weight!, null, training).MoveToOuterDisposeScope(); // [B, T, vocab]
     }
 
     /// <summary>Mean cross-entropy of next-token predictions; targets [B, T].</summary>
@@ -91,27 +92,16 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// x·Wᵀ + b. For a single row (decoding one token at batch 1) libtorch runs the matrix-vector product on one
-    /// core, reading the weights at a quarter of the machine's bandwidth; two half-height products on two threads
-    /// read them twice as fast. Each output is still one row of W times x, so the result is the same.
+    /// x·Wᵀ + b. Decoding one token at batch 1 makes every projection a single row, which <see cref="SingleRowLinear"/>
+    /// computes on both cores at the speed memory is read; training, batches and other devices take libtorch's linear.
     /// </summary>
-    internal static Tensor Project(Tensor x, Tensor weight, Tensor? bias, bool training)
+    internal static Tensor Project(SingleRowLinear rows, Tensor x, Tensor weight, Tensor? bias, bool training) =>
+        !training && SingleRowLinear.Applies(x, weight, bias) ? rows.Forward(x, weight, bias) : F.linear(x, weight, bias);
+
+    protected override void Dispose(bool disposing)
     {
-        long rows = weight.shape[0];
-        // Only without autograd (inference), for one row, and where the weights are big enough to pay for a thread hop.
-        if (training || is_grad_enabled() || x.NumberOfElements != x.shape[^1] || weight.NumberOfElements < (1 << 20)
-            || Environment.ProcessorCount < 2 || get_num_threads() < 2)
-            return F.linear(x, weight, bias);
-        long half = rows / 2;
-        Tensor? top = null, bottom = null;
-        // Grad mode is per thread (a pool thread has it on) and tensors made there belong to no dispose scope:
-        // both are handled here by hand.
-        Parallel.Invoke(
-            () => { using var ng = no_grad(); using var w = weight.narrow(0, 0, half); using var b = bias?.narrow(0, 0, half); top = F.linear(x, w, b); },
-            () => { using var ng = no_grad(); using var w = weight.narrow(0, half, rows - half); using var b = bias?.narrow(0, half, rows - half); bottom = F.linear(x, w, b); });
-        using (top)
-        using (bottom)
-            return cat([top!, bottom!], -1);
+        if (disposing) rows.Dispose();
+        base.Dispose(disposing);
     }
 
     // nn.init.normal_ ignores its generator argument in TorchSharp 0.107, so draw with randn instead.
@@ -129,12 +119,12 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         private readonly LayerNorm ln_2;
         private readonly Mlp mlp;
 
-        public Block(GptConfig config, SeededDropout dropout) : base("Block")
+        public Block(GptConfig config, SeededDropout dropout, SingleRowLinear rows) : base("Block")
         {
             ln_1 = nn.LayerNorm(config.NEmbd, bias: config.Bias);
-            attn = new CausalSelfAttention(config, dropout);
+            attn = new CausalSelfAttention(config, dropout, rows);
             ln_2 = nn.LayerNorm(config.NEmbd, bias: config.Bias);
-            mlp = new Mlp(config, dropout);
+            mlp = new Mlp(config, dropout, rows);
             RegisterComponents();
         }
 
@@ -150,21 +140,23 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         private readonly Linear c_attn;
         private readonly Linear c_proj;
         private readonly SeededDropout dropout;
+        private readonly SingleRowLinear rows;
         private readonly int nHead;
 
-        public CausalSelfAttention(GptConfig config, SeededDropout dropout) : base("CausalSelfAttention")
+        public CausalSelfAttention(GptConfig config, SeededDropout dropout, SingleRowLinear rows) : base("CausalSelfAttention")
         {
             c_attn = nn.Linear(config.NEmbd, 3 * config.NEmbd, hasBias: config.Bias); // q, k, v for all heads at once
             c_proj = nn.Linear(config.NEmbd, config.NEmbd, hasBias: config.Bias);
             nHead = config.NHead;
             RegisterComponents();
             this.dropout = dropout;
+            this.rows = rows;
         }
 
         public Tensor forward(Tensor x, KvCache? cache, int layer)
         {
             long b = x.shape[0], t = x.shape[1], c = x.shape[2];
-            var qkv = Project(x, c_attn.weight!, c_attn.bias, training).split(c, dim: 2); // 3 × [B, T, C]
+            var qkv = Project(rows, x, c_attn.weight!, c_attn.bias, training).split(c, dim: 2); // 3 × [B, T, C]
             var q = qkv[0].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
             var k = qkv[1].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
             var v = qkv[2].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
@@ -193,7 +185,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
                 y = F.scaled_dot_product_attention(q, k, v, is_casual: causal && t > 1); // [B, nh, T, hs]
             }
             y = y.transpose(1, 2).contiguous().view(b, t, c); // [B, T, C]: heads side by side again
-            return dropout.Apply(Project(y, c_proj.weight!, c_proj.bias, training), training);
+            return dropout.Apply(Project(rows, y, c_proj.weight!, c_proj.bias, training), training);
         }
     }
 
@@ -202,17 +194,22 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         private readonly Linear c_fc;
         private readonly Linear c_proj;
         private readonly SeededDropout dropout;
+        private readonly SingleRowLinear rows;
 
-        public Mlp(GptConfig config, SeededDropout dropout) : base("MLP")
+        public Mlp(GptConfig config, SeededDropout dropout, SingleRowLinear rows) : base("MLP")
         {
             c_fc = nn.Linear(config.NEmbd, 4 * config.NEmbd, hasBias: config.Bias);
             c_proj = nn.Linear(4 * config.NEmbd, config.NEmbd, hasBias: config.Bias);
             RegisterComponents();
             this.dropout = dropout;
+            this.rows = rows;
         }
 
-        public Tensor forward(Tensor x) =>
-            dropout.Apply(Project(Project(x, c_fc.weight!, c_fc.bias, training).gelu(GELU.Approximate.tanh), c_proj.weight!, c_proj.bias, training), training);
+        public Tensor forward(Tensor x)
+        {
+            var hidden = Project(rows, x, c_fc.weight!, c_fc.bias, training).gelu(GELU.Approximate.tanh); // [B, T, 4C]
+            return dropout.Apply(Project(rows, hidden, c_proj.weight!, c_proj.bias, training), training); // [B, T, C]
+        }
     }
 
     /// <summary>

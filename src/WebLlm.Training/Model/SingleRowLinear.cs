@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace WebLlm.Training.Model;
+
+/// <summary>
+/// x·Wᵀ + b for a single row of x, the shape of every projection when decoding one token at batch 1. Such a
+/// product reads each weight once and does two flops with it, so it runs at the speed memory is read; libtorch
+/// runs it on one core, which reads at about a third of what the machine can. Here the output rows are dealt out
+/// in chunks to the calling thread and one helper thread owned by this object, reading the fp32 weights [out, in]
+/// straight from the tensor's memory. Each output is one dot product computed start to end by one thread in a
+/// fixed order, so the result does not depend on which thread computed it or on how many took part.
+/// </summary>
+internal sealed unsafe class SingleRowLinear : IDisposable
+{
+    // Below this many weights a product takes a few microseconds and waking the helper is not worth it.
+    private const long HelperMinWeights = 1 << 16;
+    // Rows are claimed this many bytes of weights at a time: small enough that both threads finish together
+    // even when one of them is slowed by other work on the machine, large enough that claiming costs nothing.
+    private const int ChunkBytes = 64 * 1024;
+    // How long the helper keeps polling for the next product before it sleeps. A token's projections come
+    // tens of microseconds apart; between tokens (sampling) it goes to sleep.
+    private static readonly long SpinTicks = Stopwatch.Frequency / 5_000; // 200 µs
+
+    private const int Idle = 0, Posted = 1, Running = 2;
+
+    private readonly bool useHelper;
+    private Thread? helper;
+    private readonly ManualResetEventSlim wake = new(false, spinCount: 0);
+    private readonly object start = new();
+    private int callerBusy; // 1 while one caller owns the helper; other concurrent callers work alone
+    private int state = Idle;
+    private int sleeping;
+    private volatile bool disposed;
+    private Job? job; // written by the caller only while state is Idle
+
+    /// <param name="useHelper">Whether to split rows with a second thread; without it the same products run on
+    /// the calling thread alone (same results, used by tests and on single-core machines).</param>
+    public SingleRowLinear(bool useHelper) => this.useHelper = useHelper;
+
+    /// <summary>
+    /// Whether <see cref="Forward"/> can compute F.linear(x, weight, bias): one row, fp32, on the CPU, a contiguous
+    /// weight, no autograd, and a CPU with 256-bit FMA (elsewhere libtorch's own kernel is the better choice).
+    /// </summary>
+    public static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
+        Fma.IsSupported && Vector256.IsHardwareAccelerated && !is_grad_enabled()
+        && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && (bias is null || bias.dtype == ScalarType.Float32)
+        && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
+        && x.NumberOfElements == x.shape[^1] && weight.NumberOfElements * sizeof(float) <= int.MaxValue
+        && weight.is_contiguous() && (bias is null || bias.is_contiguous());
+
+    /// <summary>F.linear(x, weight, bias) for x [..., in] holding one row; see <see cref="Applies"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
+    {
+        long outFeatures = weight.shape[0];
+        int inFeatures = (int)weight.shape[1];
+        var row = x.is_contiguous() ? x : x.contiguous(); // [in]
+        var y = empty([.. x.shape[..^1], outFeatures], dtype: ScalarType.Float32); // [..., out]
+        fixed (float* w = MemoryMarshal.Cast<byte, float>(weight.bytes))
+        fixed (float* xp = MemoryMarshal.Cast<byte, float>(row.bytes))
+        fixed (float* b = bias is null ? default : MemoryMarshal.Cast<byte, float>(bias.bytes))
+        fixed (float* yp = MemoryMarshal.Cast<byte, float>(y.bytes))
+        {
+            var work = new Job(w, xp, b, yp, inFeatures, outFeatures, Math.Max(1, ChunkBytes / (inFeatures * sizeof(float))));
+            // One libtorch thread (--threads 1) means one core for this product too.
+            if (useHelper && weight.NumberOfElements >= HelperMinWeights && get_num_threads() > 1 && Interlocked.CompareExchange(ref callerBusy, 1, 0) == 0)
+            {
+                try { RunShared(work); }
+                finally { Volatile.Write(ref callerBusy, 0); }
+            }
+            else
+            {
+                work.Rows(0, outFeatures);
+            }
+        }
+        if (!ReferenceEquals(row, x)) row.Dispose();
+        return y;
+    }
+
+    private void RunShared(Job work)
+    {
+        EnsureHelper();
+        job = work;
+        Interlocked.Exchange(ref state, Posted);
+        if (Volatile.Read(ref sleeping) == 1) wake.Set();
+        work.ClaimAll();
+        // If the helper has not picked the product up yet, take it back: the caller has done every row.
+        if (Interlocked.CompareExchange(ref state, Idle, Posted) == Posted) return;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref state) != Idle) spin.SpinOnce(sleep1Threshold: -1);
+    }
+
+    private void EnsureHelper()
+    {
+        if (helper is not null) return;
+        lock (start)
+        {
+            if (helper is not null) return;
+            helper = new Thread(HelperLoop) { IsBackground = true, Name = "WebLlm single-row linear" };
+            helper.Start();
+        }
+    }
+
+    private void HelperLoop()
+    {
+        while (!disposed)
+        {
+            long until = Stopwatch.GetTimestamp() + SpinTicks;
+            while (Volatile.Read(ref state) != Posted && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+            if (Volatile.Read(ref state) != Posted)
+            {
+                // Announce the sleep, then look once more: a caller that posted in between either sees the flag
+                // (and wakes us) or its product is seen here.
+                Interlocked.Exchange(ref sleeping, 1);
+                if (Volatile.Read(ref state) != Posted && !disposed) wake.Wait();
+                wake.Reset();
+                Interlocked.Exchange(ref sleeping, 0);
+            }
+            if (Interlocked.CompareExchange(ref state, Running, Posted) != Posted) continue;
+            job!.ClaimAll();
+            Volatile.Write(ref state, Idle);
+        }
+    }
+
+    public void Dispose()
+    {
+        disposed = true;
+        wake.Set();
+        helper?.Join();
+        wake.Dispose();
+    }
+
+    /// <summary>One product: its pointers, and the next unclaimed row (shared by the threads working on it).</summary>
+    private sealed class Job(float* w, float* x, float* b, float* y, int inFeatures, long outFeatures, int chunkRows)
+    {
+        private long next;
+
+        /// <summary>Claims chunks of rows until none are left.</summary>
+        public void ClaimAll()
+        {
+            long from;
+            while ((from = Interlocked.Add(ref next, chunkRows) - chunkRows) < outFeatures)
+                Rows(from, Math.Min(from + chunkRows, outFeatures));
+        }
+
+        public void Rows(long from, long to)
+        {
+            for (long r = from; r < to; r++)
+                y[r] = Dot(w + r * inFeatures, x, inFeatures) + (b is null ? 0f : b[r]);
+        }
+    }
+
+    /// <summary>Σ a[i]·b[i] with four 8-wide accumulators (loads overlap), then the tail one by one.</summary>
+    private static float Dot(float* a, float* b, int n)
+    {
+        var s0 = Vector256<float>.Zero;
+        var s1 = Vector256<float>.Zero;
+        var s2 = Vector256<float>.Zero;
+        var s3 = Vector256<float>.Zero;
+        int i = 0;
+        for (; i <= n - 32; i += 32)
+        {
+            s0 = Fma.MultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
+            s1 = Fma.MultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), s1);
+            s2 = Fma.MultiplyAdd(Vector256.Load(a + i + 16), Vector256.Load(b + i + 16), s2);
+            s3 = Fma.MultiplyAdd(Vector256.Load(a + i + 24), Vector256.Load(b + i + 24), s3);
+        }
+        for (; i <= n - 8; i += 8)
+            s0 = Fma.MultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
+        float sum = Vector256.Sum((s0 + s1) + (s2 + s3));
+        for (; i < n; i++)
+            sum += a[i] * b[i];
+        return sum;
+    }
+}
