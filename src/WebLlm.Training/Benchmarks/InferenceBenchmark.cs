@@ -19,7 +19,18 @@ public sealed record InferenceBenchResult(
     /// [50257, 768]), i.e. the rate decoding can actually read weights at, next to the copy bandwidth above.
     /// </summary>
     public double MatvecGBps { get; init; }
+
+    /// <summary>Where one decoded token's time goes (see <see cref="DecodePhases"/>); null for old results.</summary>
+    public DecodePhases? Phases { get; init; }
 }
+
+/// <summary>
+/// Milliseconds of one decoded token at batch 1: the weight projections alone (every 2-D weight but the position
+/// table, read by the decoding kernel), the rest of the forward pass (embeddings, layer norms, attention over the
+/// KV cache, residual adds: about 150 TorchSharp calls), and the rest of the sampler's step (softmax, top-k, the
+/// draw, the text). <see cref="ProjectionGBps"/> is the weight bytes over the projection time.
+/// </summary>
+public sealed record DecodePhases(double ProjectionsMs, double OtherForwardMs, double SamplingMs, double ProjectionGBps);
 
 /// <summary>
 /// Single-stream decode speed against the memory-bandwidth ceiling: at batch 1 every token reads every
@@ -71,15 +82,54 @@ public static class InferenceBenchmark
                 concurrent[k] = k * n / sw.Elapsed.TotalSeconds;
             }
 
+            var phases = MeasurePhases(model, decode);
             var result = new InferenceBenchResult(name, config.ParameterCount, weightBytes / 1e6, get_num_threads(), bandwidth / 1e9,
-                ceiling, decode, decode / ceiling, longPrompt, ttft, r, speedup, concurrent) { MatvecGBps = matvec / 1e9 };
+                ceiling, decode, decode / ceiling, longPrompt, ttft, r, speedup, concurrent) { MatvecGBps = matvec / 1e9, Phases = phases };
             results.Add(result);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {config.ParameterCount:N0} parameters ({weightBytes / 1e6:F0} MB): decode {decode:F1} tok/s of a {ceiling:F1} tok/s ceiling " +
                 $"({decode / ceiling:P1}); first token after {longPrompt} prompt tokens {ttft:F0} ms; KV cache {speedup:F1}× faster than recomputing {r} tokens; " +
-                $"concurrent: {string.Join(", ", concurrent.Select(c => $"{c.Key} → {c.Value:F1} tok/s"))}"));
+                $"concurrent: {string.Join(", ", concurrent.Select(c => $"{c.Key} → {c.Value:F1} tok/s"))}; " +
+                $"per token: projections {phases.ProjectionsMs:F2} ms ({phases.ProjectionGBps:F1} GB/s), rest of forward {phases.OtherForwardMs:F2} ms, sampling {phases.SamplingMs:F2} ms"));
         }
         return results;
+    }
+
+    /// <summary>
+    /// Splits a decoded token's time: the forward pass is timed step by step on a KV cache (positions 16 to 80, as in
+    /// the decode run), the projections by running every weight matrix once through the same kernel the model uses,
+    /// and sampling is what the sampler's time per token adds to the forward pass.
+    /// </summary>
+    private static DecodePhases MeasurePhases(Gpt model, double decodeTokensPerSecond)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var cache = new KvCache(model.Config, 1, CPU);
+        model.forward(tensor(Prompt(16).Select(i => (long)i).ToArray(), [1, 16]), cache, lastOnly: true);
+        var forwardMs = new List<double>();
+        int steps = Math.Min(64, model.Config.BlockSize - 16);
+        for (int i = 0; i < steps; i++)
+        {
+            using var step = NewDisposeScope();
+            var next = tensor(new long[] { Prompt(i + 1)[i] }, [1, 1]);
+            var sw = Stopwatch.StartNew();
+            model.forward(next, cache, lastOnly: true);
+            forwardMs.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        var weights = model.named_parameters().Where(p => p.parameter.dim() == 2 && p.name != "wpe.weight").Select(p => p.parameter).ToList();
+        var inputs = weights.Select(w => randn([1, 1, w.shape[1]])).ToList(); // [1, 1, in]
+        using var rows = new SingleRowLinear(useHelper: Environment.ProcessorCount > 1);
+        var projectionMs = new List<double>();
+        for (int i = 0; i < 9; i++)
+        {
+            using var step = NewDisposeScope();
+            var sw = Stopwatch.StartNew();
+            for (int k = 0; k < weights.Count; k++) rows.Forward(inputs[k], weights[k], null);
+            projectionMs.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        double forward = Stats.Median(forwardMs), projections = Stats.Median(projectionMs);
+        double weightBytes = weights.Sum(w => w.NumberOfElements) * 4.0;
+        return new DecodePhases(projections, forward - projections, 1000 / decodeTokensPerSecond - forward, weightBytes / (projections / 1000) / 1e9);
     }
 
     /// <summary>(ms to the first token, tokens/s after it).</summary>
@@ -105,7 +155,6 @@ public static class InferenceBenchmark
 
     private static int[] Prompt(int length) => Enumerable.Range(0, length).Select(i => (i * 7919 + 13) % 50000).ToArray();
 
-    /// <summary>Median bytes/s of copying a 256 MB tensor (each copy reads and writes every byte).</summary>
     /// <summary>Median bytes/s of reading a 154 MB weight matrix once in a [1, 768] × [768, 50257] product.</summary>
     public static double MeasureMatvec(Device device)
     {
@@ -123,6 +172,7 @@ public static class InferenceBenchmark
         return Stats.Median(rates);
     }
 
+    /// <summary>Median bytes/s of copying a 256 MB tensor (each copy reads and writes every byte).</summary>
     public static double MeasureBandwidth(Device device)
     {
         using var scope = NewDisposeScope();

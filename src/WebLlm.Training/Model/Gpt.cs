@@ -59,6 +59,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         long start = cache?.Length ?? 0;
         if (start + t > Config.BlockSize)
             throw new ArgumentException($"Cannot forward {start + t} positions: the context is {Config.BlockSize}.");
+        // Decoding one token: every projection is a single row (see Project).
+        using var step = !training && !is_grad_enabled() && idx.NumberOfElements == 1 ? rows.BeginStep() : default;
         var pos = arange(start, start + t, dtype: ScalarType.Int64, device: idx.device); // [T]
         var x = drop.Apply(wte.call(idx) + wpe.call(pos), training); // [B, T, C]
         for (int i = 0; i < h.Count; i++)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -22,10 +21,6 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     // Rows are claimed this many bytes of weights at a time: small enough that both threads finish together
     // even when one of them is slowed by other work on the machine, large enough that claiming costs nothing.
     private const int ChunkBytes = 64 * 1024;
-    // How long the helper keeps polling for the next product before it sleeps. A token's projections come
-    // tens of microseconds apart; between tokens (sampling) it goes to sleep.
-    private static readonly long SpinTicks = Stopwatch.Frequency / 5_000; // 200 µs
-
     private const int Idle = 0, Posted = 1, Running = 2;
 
     private readonly bool useHelper;
@@ -35,6 +30,7 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     private int callerBusy; // 1 while one caller owns the helper; other concurrent callers work alone
     private int state = Idle;
     private int sleeping;
+    private int decodeSteps; // forward passes between BeginStep and the end of the step: while any runs, the helper polls
     private volatile bool disposed;
     private Job? job; // written by the caller only while state is Idle
 
@@ -52,6 +48,28 @@ internal sealed unsafe class SingleRowLinear : IDisposable
         && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
         && x.NumberOfElements == x.shape[^1] && weight.NumberOfElements * sizeof(float) <= int.MaxValue
         && weight.is_contiguous() && (bias is null || bias.is_contiguous());
+
+    /// <summary>
+    /// Marks a forward pass whose projections are single rows. A token's projections come tens of microseconds
+    /// apart, too close for the helper to sleep in between (waking a thread costs about as much), so during the step
+    /// it polls; outside steps it sleeps and leaves the core to sampling, training or other processes.
+    /// </summary>
+    public Step BeginStep()
+    {
+        if (!useHelper) return default;
+        EnsureHelper();
+        Interlocked.Increment(ref decodeSteps);
+        if (Volatile.Read(ref sleeping) == 1) wake.Set(); // wake it now, so it is polling by the first product
+        return new Step(this);
+    }
+
+    public readonly struct Step(SingleRowLinear? owner) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (owner is not null) Interlocked.Decrement(ref owner.decodeSteps);
+        }
+    }
 
     /// <summary>F.linear(x, weight, bias) for x [..., in] holding one row; see <see cref="Applies"/>.</summary>
     public Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
@@ -109,14 +127,13 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     {
         while (!disposed)
         {
-            long until = Stopwatch.GetTimestamp() + SpinTicks;
-            while (Volatile.Read(ref state) != Posted && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+            while (Volatile.Read(ref state) != Posted && Volatile.Read(ref decodeSteps) > 0) Thread.SpinWait(20);
             if (Volatile.Read(ref state) != Posted)
             {
-                // Announce the sleep, then look once more: a caller that posted in between either sees the flag
-                // (and wakes us) or its product is seen here.
+                // Announce the sleep, then look once more: a caller that posts a product or begins a step in between
+                // either sees the flag (and wakes us) or is seen here.
                 Interlocked.Exchange(ref sleeping, 1);
-                if (Volatile.Read(ref state) != Posted && !disposed) wake.Wait();
+                if (Volatile.Read(ref state) != Posted && Volatile.Read(ref decodeSteps) == 0 && !disposed) wake.Wait();
                 wake.Reset();
                 Interlocked.Exchange(ref sleeping, 0);
             }
@@ -128,6 +145,7 @@ internal sealed unsafe class SingleRowLinear : IDisposable
 
     public void Dispose()
     {
+        if (disposed) return;
         disposed = true;
         wake.Set();
         helper?.Join();
