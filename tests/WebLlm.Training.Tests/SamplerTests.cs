@@ -50,6 +50,30 @@ public class SamplerTests
     }
 
     [Fact]
+    public void Log_probabilities_and_alternatives_equal_log_softmax_and_topk()
+    {
+        var (model, tok) = MicroModel();
+        using var _ = model;
+        model.eval();
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 0.9, TopK = 5, Seed = 3, TopLogProbs = 4 };
+        var generated = new Sampler(model, tok).Generate("Speak", options).ToList();
+
+        var context = tok.Encode("Speak").Select(i => (long)i).ToList();
+        using var noGrad = no_grad();
+        foreach (var t in generated)
+        {
+            using var scope = NewDisposeScope();
+            var logProbs = model.forward(tensor(context.ToArray(), [1, context.Count]))[0, -1].log_softmax(0); // [vocab]
+            var (values, ids) = logProbs.topk(4);
+            Assert.Equal(logProbs[t.Id].item<float>(), t.LogProb, 4);
+            Assert.Equal(ids.data<long>().ToArray().Select(i => (int)i), t.Top!.Select(a => a.Id));
+            Assert.Equal(values.data<float>().ToArray().Select(v => (double)v), t.Top!.Select(a => a.LogProb), (a, b) => Math.Abs(a - b) < 1e-4);
+            Assert.Contains(t.Id, logProbs.topk(5).Item2.data<long>().ToArray().Select(i => (int)i)); // top-k = 5
+            context.Add(t.Id);
+        }
+    }
+
+    [Fact]
     public void Kv_cache_logits_equal_full_recomputation()
     {
         var (model, _) = MicroModel(block: 24);

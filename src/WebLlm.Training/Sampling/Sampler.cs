@@ -116,33 +116,32 @@ public sealed class Sampler
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var idx = tensor(pending.Select(i => (long)i).ToArray(), [1, pending.Length]).to(device); // [1, T]
-        var logits = model.forward(idx, cache, lastOnly: true)[0, -1].to(ScalarType.Float32).cpu(); // [vocab]
+        var last = model.forward(idx, cache, lastOnly: true)[0, -1].to(ScalarType.Float32).cpu().contiguous(); // [vocab]
+        // Sampling reads the logits here rather than through libtorch's softmax and top-k: on 50,257 values those
+        // split the work over its thread pool, and on a busy machine waiting for a pool thread whose core another
+        // process holds costs milliseconds per token, more than the whole sampling step.
         // A model's vocabulary may be padded past the tokenizer's (llm.c pads GPT-2's to 50304): never pick those ids.
-        if (logits.shape[0] > tokenizer.VocabSize) logits = logits.narrow(0, 0, tokenizer.VocabSize);
-        var logProbs = logits.log_softmax(0);
-        int token = options.Temperature == 0 ? (int)logits.argmax().item<long>() : Draw(logits, options, rng);
-        IReadOnlyList<TokenLogProb>? top = null;
+        var logits = MemoryMarshal.Cast<byte, float>(last.bytes)[..(int)Math.Min(last.shape[0], tokenizer.VocabSize)];
+        double logZ = LogSumExp(logits);
+        int token = options.Temperature == 0 ? Largest(logits, 1)[0] : Draw(logits, options, rng);
+        List<TokenLogProb>? top = null;
         if (options.TopLogProbs > 0)
         {
-            var (values, ids) = logProbs.topk(Math.Min(options.TopLogProbs, (int)logProbs.shape[0]));
-            var v = values.data<float>().ToArray();
-            var i = ids.data<long>().ToArray();
-            top = v.Select((lp, k) => new TokenLogProb((int)i[k], lp)).ToList();
+            top = [];
+            foreach (int i in Largest(logits, Math.Min(options.TopLogProbs, logits.Length)))
+                top.Add(new TokenLogProb(i, (float)(logits[i] - logZ)));
         }
-        return new GeneratedToken(token, "", logProbs[token].item<float>()) { Top = top };
+        return new GeneratedToken(token, "", (float)(logits[token] - logZ)) { Top = top };
     }
 
     /// <summary>Temperature, then top-k, then top-p, then one draw from what is left.</summary>
-    private static int Draw(Tensor logits, SamplingOptions options, SplitMix64 rng)
+    private static int Draw(ReadOnlySpan<float> logits, SamplingOptions options, SplitMix64 rng)
     {
-        var scaled = logits / options.Temperature;
-        Tensor candidates, candidateIds;
-        if (options.TopK > 0 && options.TopK < scaled.shape[0])
-            (candidates, candidateIds) = scaled.topk(options.TopK); // sorted, largest first
-        else
-            (candidates, candidateIds) = scaled.sort(descending: true);
-        var probs = candidates.softmax(0).data<float>().ToArray();
-        var ids = candidateIds.data<long>().ToArray();
+        int[] ids = Largest(logits, options.TopK > 0 ? Math.Min(options.TopK, logits.Length) : logits.Length);
+        var probs = new double[ids.Length]; // softmax of logits / temperature over the candidates
+        double highest = logits[ids[0]] / options.Temperature, sum = 0;
+        for (int i = 0; i < ids.Length; i++) sum += probs[i] = Math.Exp(logits[ids[i]] / options.Temperature - highest);
+        for (int i = 0; i < probs.Length; i++) probs[i] /= sum;
         int keep = probs.Length;
         if (options.TopP < 1)
         {
@@ -159,9 +158,38 @@ public sealed class Sampler
         for (int i = 0; i < keep; i++)
         {
             u -= probs[i];
-            if (u < 0) return (int)ids[i];
+            if (u < 0) return ids[i];
         }
-        return (int)ids[keep - 1];
+        return ids[keep - 1];
+    }
+
+    /// <summary>The ids of the <paramref name="k"/> largest logits, largest first (ties: lower id first).</summary>
+    private static int[] Largest(ReadOnlySpan<float> logits, int k)
+    {
+        // A min-heap of the best k so far: most logits lose to its smallest at one comparison.
+        var heap = new PriorityQueue<int, (float Logit, int NegId)>(k);
+        float least = float.NegativeInfinity; // the heap's smallest logit once it is full
+        for (int i = 0; i < logits.Length; i++)
+        {
+            if (logits[i] < least) continue;
+            var key = (logits[i], -i);
+            if (heap.Count < k) heap.Enqueue(i, key);
+            else if (heap.TryPeek(out _, out var smallest) && key.CompareTo(smallest) > 0) heap.DequeueEnqueue(i, key);
+            if (heap.Count == k && heap.TryPeek(out _, out var now)) least = now.Logit;
+        }
+        var ids = new int[heap.Count];
+        for (int i = ids.Length - 1; i >= 0; i--) ids[i] = heap.Dequeue();
+        return ids;
+    }
+
+    /// <summary>log Σ exp(logits), shifted by the largest so that nothing overflows.</summary>
+    private static double LogSumExp(ReadOnlySpan<float> logits)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float l in logits) max = Math.Max(max, l);
+        double sum = 0;
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        return max + Math.Log(sum);
     }
 
     private static int FindStop(string text, IReadOnlyList<string> stops, int from)
