@@ -56,7 +56,7 @@ if (Run("inference"))
 MemoryResult? memory = null;
 if (Run("memory"))
 {
-    memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, report.Line);
+    memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, inferenceWarmup: quick ? 250 : 1000, report.Line);
     report.Memory(memory);
     Charts.Memory(Path.Combine(outDir, "memory.png"), memory);
 }
@@ -173,7 +173,10 @@ namespace WebLlm.Bench
             Line("## Memory");
             Line("");
             Line($"- training ({m.TrainingSteps} steps after warm-up): resident {m.TrainingRss[0].Megabytes:F0} → {m.TrainingRss[^1].Megabytes:F0} MB ({m.TrainingGrowth:P1}); live tensors {m.TensorsBefore} → {m.TensorsAfterTraining}");
-            Line($"- inference ({m.Requests} generations): resident {m.InferenceRss[0].Megabytes:F0} → {m.InferenceRss[^1].Megabytes:F0} MB ({m.InferenceGrowth:P1}); live tensors → {m.TensorsAfterInference}");
+            var (first, last) = (m.InferenceRss[0], m.InferenceRss[^1]);
+            Line($"- inference ({m.Requests} generations after {m.InferenceWarmup} of warm-up): resident {first.Megabytes:F1} → {last.Megabytes:F1} MB ({m.InferenceGrowth:P1}), " +
+                 $"second half {m.InferenceSlopeMbPer1000:+0.00;-0.00} MB per 1,000 generations; GC committed {first.ManagedMegabytes:F1} → {last.ManagedMegabytes:F1} MB; " +
+                 $"malloc in use {first.NativeMegabytes:F1} → {last.NativeMegabytes:F1} MB; live tensors → {m.TensorsAfterInference}");
             Line("");
         }
 

@@ -32,6 +32,34 @@ public static partial class NativeAllocator
         }
     }
 
+    /// <summary>
+    /// Bytes glibc's malloc has handed out and not had back (libtorch's CPU tensors among them), or null where that
+    /// cannot be asked (not glibc, or older than 2.33). Memory the allocator keeps for reuse is not counted, so this
+    /// tells a leak from a heap that grew once and stays.
+    /// </summary>
+    public static long? HeapInUse()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            var info = mallinfo2();
+            return (long)(info.uordblks + info.hblkhd);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallinfo2")]
+    private static partial MallInfo2 mallinfo2();
+
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int mallopt(int param, int value);
 }
