@@ -166,6 +166,13 @@ namespace WebLlm.Bench
                     $"{r.Fraction:P1}", $"{r.TimeToFirstTokenMs:F0} ms ({r.LongPromptTokens} tokens)", $"{r.RecomputeSpeedup:F1}× ({r.RecomputeTokens} tokens)",
                     string.Join(" / ", r.ConcurrentTokensPerSecond.OrderBy(c => c.Key).Select(c => c.Value.ToString("F0", CultureInfo.InvariantCulture))));
             Line("");
+            Line("Where a decoded token's time goes (ms; projections read by the decoding kernel at the rate shown):");
+            Line("");
+            Row("preset", "projections", "read rate GB/s", "rest of forward", "sampling and text");
+            Row("---", "---:", "---:", "---:", "---:");
+            foreach (var r in results.Where(r => r.Phases is not null))
+                Row(r.Preset, $"{r.Phases!.ProjectionsMs:F2}", $"{r.Phases.ProjectionGBps:F1}", $"{r.Phases.OtherForwardMs:F2}", $"{r.Phases.SamplingMs:F2}");
+            Line("");
         }
 
         public void Memory(MemoryResult m)
