@@ -19,7 +19,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     private readonly SeededDropout drop;
     private readonly ModuleList<Block> h;
     private readonly LayerNorm ln_f;
-    private readonly SingleRowLinear rows = new(useHelper: Environment.ProcessorCount > 1);
+    private readonly SingleRowLinear rows;
 
     /// <param name="seed">Seeds the initial weights with a generator of the model's own, so models built
     /// on other threads at the same time (inference, tests) cannot change them; null uses torch's global one.</param>
@@ -28,6 +28,9 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         config.Validate();
         NativeAllocator.Tune(); // any process that builds a model reuses tensor memory across steps (see there)
         Config = config;
+        // A helper thread only pays for itself on products of HelperMinWeights or more; the largest here is the head or c_fc.
+        long largest = Math.Max(config.VocabSize, 4L * config.NEmbd) * config.NEmbd;
+        rows = new SingleRowLinear(useHelper: Environment.ProcessorCount > 1 && largest >= SingleRowLinear.HelperMinWeights);
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.BlockSize, config.NEmbd);
         drop = new SeededDropout(config.Dropout);

@@ -17,7 +17,7 @@ namespace WebLlm.Training.Model;
 internal sealed unsafe class SingleRowLinear : IDisposable
 {
     // Below this many weights a product takes a few microseconds and waking the helper is not worth it.
-    private const long HelperMinWeights = 1 << 16;
+    internal const long HelperMinWeights = 1 << 16;
     // Rows are claimed this many bytes of weights at a time: small enough that both threads finish together
     // even when one of them is slowed by other work on the machine, large enough that claiming costs nothing.
     private const int ChunkBytes = 64 * 1024;
