@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -31,6 +32,10 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     private int state = Idle;
     private int sleeping;
     private int decodeSteps; // forward passes between BeginStep and the end of the step: while any runs, the helper polls
+    private long lastStepEnd; // Stopwatch ticks
+    // After a step the helper keeps polling this long: the next token's step follows after sampling (well under a
+    // millisecond), and a thread woken from sleep on a busy machine can take the caller's core for a whole time slice.
+    private static readonly long LingerTicks = Stopwatch.Frequency / 500; // 2 ms
     private volatile bool disposed;
     private Job? job; // written by the caller only while state is Idle
 
@@ -67,7 +72,9 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     {
         public void Dispose()
         {
-            if (owner is not null) Interlocked.Decrement(ref owner.decodeSteps);
+            if (owner is null) return;
+            Volatile.Write(ref owner.lastStepEnd, Stopwatch.GetTimestamp());
+            Interlocked.Decrement(ref owner.decodeSteps);
         }
     }
 
@@ -127,8 +134,10 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     {
         while (!disposed)
         {
-            while (Volatile.Read(ref state) != Posted && Volatile.Read(ref decodeSteps) > 0) Thread.SpinWait(20);
-            if (Volatile.Read(ref state) != Posted)
+            // SpinWait yields now and then: on a busy machine the caller may be waiting for this very core.
+            var poll = new SpinWait();
+            while (Volatile.Read(ref state) != Posted && (Volatile.Read(ref decodeSteps) > 0 || Lingering())) poll.SpinOnce(sleep1Threshold: -1);
+            if (Volatile.Read(ref state) != Posted && Volatile.Read(ref decodeSteps) == 0)
             {
                 // Announce the sleep, then look once more: a caller that posts a product or begins a step in between
                 // either sees the flag (and wakes us) or is seen here.
@@ -142,6 +151,8 @@ internal sealed unsafe class SingleRowLinear : IDisposable
             Volatile.Write(ref state, Idle);
         }
     }
+
+    private bool Lingering() => Stopwatch.GetTimestamp() - Volatile.Read(ref lastStepEnd) < LingerTicks && !disposed;
 
     public void Dispose()
     {
