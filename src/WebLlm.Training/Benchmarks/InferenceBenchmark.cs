@@ -16,7 +16,8 @@ public sealed record InferenceBenchResult(
 {
     /// <summary>
     /// Bytes/s that a batch-1 matrix-vector product reaches through libtorch (GPT-2's output head: [1, 768] against
-    /// [50257, 768]), i.e. the rate decoding can actually read weights at, next to the copy bandwidth above.
+    /// [50257, 768]): the rate decoding would read weights at without <see cref="Model.SingleRowLinear"/>, next to the
+    /// copy bandwidth above and the kernel's own rate in <see cref="DecodePhases.ProjectionGBps"/>.
     /// </summary>
     public double MatvecGBps { get; init; }
 
