@@ -77,6 +77,7 @@ public class SingleRowLinearTests
         using var noGrad = no_grad();
         Assert.False(SingleRowLinear.Applies(x.expand(3, 16), w, b)); // three rows
         Assert.False(SingleRowLinear.Applies(x.to(ScalarType.Float64), w.to(ScalarType.Float64), b!.to(ScalarType.Float64)));
+        Assert.False(SingleRowLinear.Applies(x.narrow(1, 0, 15), w, b)); // 15 inputs for 16 columns: F.linear's error
         Assert.True(SingleRowLinear.Applies(x.view(1, 1, 16), w, b));
     }
 

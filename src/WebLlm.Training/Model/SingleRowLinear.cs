@@ -52,12 +52,15 @@ internal sealed unsafe class SingleRowLinear : IDisposable
         && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && (bias is null || bias.dtype == ScalarType.Float32)
         && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
         && x.NumberOfElements == x.shape[^1] && weight.NumberOfElements * sizeof(float) <= int.MaxValue
+        // Shapes that F.linear would reject go there, for its error message (this kernel would read past the end).
+        && weight.dim() == 2 && weight.shape[1] == x.shape[^1] && (bias is null || bias.NumberOfElements == weight.shape[0])
         && weight.is_contiguous() && (bias is null || bias.is_contiguous());
 
     /// <summary>
     /// Marks a forward pass whose projections are single rows. A token's projections come tens of microseconds
     /// apart, too close for the helper to sleep in between (waking a thread costs about as much), so during the step
-    /// it polls; outside steps it sleeps and leaves the core to sampling, training or other processes.
+    /// it polls, yielding now and then; 2 ms after the last step it sleeps and leaves the core to training or other
+    /// processes.
     /// </summary>
     public Step BeginStep()
     {
