@@ -167,10 +167,8 @@ public class SecurityTests
         });
         var api = new Api(factory.CreateClient());
         await api.WaitForBuiltinAsync();
-        using var go = new ManualResetEventSlim();
-        var calls = Enumerable.Range(0, 100).Select(_ => Task.Run(async () => { go.Wait(); return await api.Http.GetAsync(ApiRoutes.Datasets); })).ToList();
-        go.Set();
-        var statuses = (await Task.WhenAll(calls)).Select(r => r.StatusCode).ToList();
+        // Started together without blocking a pool thread each: the server's own threads serve them side by side.
+        var statuses = (await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => api.Http.GetAsync(ApiRoutes.Datasets)))).Select(r => r.StatusCode).ToList();
         Assert.Contains(HttpStatusCode.OK, statuses);
         Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
         Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, s.ToString()));

@@ -130,12 +130,13 @@ public static class SecurityExtensions
         : IsProtected(r.Path) ? RequestKind.Read
         : RequestKind.Free;
 
+    /// <summary>Refills every 100 ms from 10 per second up; below that one token per 1/rate seconds (rounding up to a token per 100 ms would allow 10/s).</summary>
     private static RateLimitPartition<string> Bucket(string key, int burst, double perSecond) =>
         RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = burst,
-            TokensPerPeriod = Math.Max(1, (int)Math.Round(perSecond / 10)),
-            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+            TokensPerPeriod = perSecond >= 10 ? (int)Math.Round(perSecond / 10) : 1,
+            ReplenishmentPeriod = perSecond >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1 / perSecond),
             QueueLimit = 0,
             AutoReplenishment = true,
         });
