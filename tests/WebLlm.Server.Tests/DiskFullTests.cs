@@ -81,7 +81,9 @@ public class DiskFullTests
         tmpfs.Fill(filler, leaveBytes: 0);
         paused = await api.WaitForStatusAsync(run.Id, RunStatus.Paused);
         Assert.StartsWith("disk full: the database could not be written", paused.StatusReason);
-        await AssertServesWhileFullAsync(api, run.Id);
+        // Not asserting 503 on resume here: on a real disk SQLite may commit again now and then (a WAL reset reuses its
+        // file), and then resuming is allowed. The page-cap test above pins the 503 down.
+        await AssertServesWhileFullAsync(api, run.Id, refusesWrites: false);
         AssertStillIntact(data, run.Id, before);
         Assert.Equal("ok", await IntegrityAsync(data));
         File.Delete(filler);

@@ -28,7 +28,8 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
     private void RequeueFront(List<RunEvent> batch) => retry.AddRange(batch);
 
     private volatile Exception? diskFull;
-    private volatile IReadOnlyDictionary<int, TransitionEvent> unwritten = new Dictionary<int, TransitionEvent>();
+    private static readonly IReadOnlyDictionary<int, TransitionEvent> NothingHeldBack = System.Collections.Frozen.FrozenDictionary<int, TransitionEvent>.Empty;
+    private volatile IReadOnlyDictionary<int, TransitionEvent> unwritten = NothingHeldBack;
 
     /// <summary>Why the last batch could not be committed, while the disk is full; null once a batch commits again.</summary>
     public Exception? DiskFullError => diskFull;
@@ -67,8 +68,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
             try
             {
                 var committed = await WriteAsync(batch);
-                diskFull = null;
-                unwritten = new Dictionary<int, TransitionEvent>();
+                if (diskFull is not null) (diskFull, unwritten) = (null, NothingHeldBack);
                 broadcaster.Post(committed);
                 foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetResult();
             }
