@@ -76,4 +76,6 @@ public static class ErrorCodes
     public const string CrossSiteRequest = "cross_site_request";
     /// <summary>The host name is not in AllowedHosts (400; DNS rebinding protection).</summary>
     public const string InvalidHost = "invalid_host";
+    /// <summary>The server's disk is full: the database or a file could not be written (503 with Retry-After).</summary>
+    public const string DiskFull = "disk_full";
 }

@@ -16,6 +16,12 @@ public static class Problems
 
     public static ProblemHttpResult Conflict(string code, string detail) => Of(StatusCodes.Status409Conflict, code, detail);
 
+    /// <summary>Seconds a client waits before retrying after a full disk (the metric writer retries every 2 s).</summary>
+    private const string DiskFullRetryAfter = "5";
+
+    /// <summary>503 disk_full (with Retry-After, added where every ProblemDetails is customised).</summary>
+    public static ProblemHttpResult DiskFull(string detail) => Of(StatusCodes.Status503ServiceUnavailable, ErrorCodes.DiskFull, detail, "Disk full");
+
     public static ValidationProblem Validation(IDictionary<string, string[]> errors) =>
         TypedResults.ValidationProblem(errors, extensions: new Dictionary<string, object?> { [CodeKey] = ErrorCodes.ValidationFailed });
 
@@ -42,6 +48,15 @@ public static class Problems
         {
             // A request the server could not read (malformed JSON, a body too large) says what was wrong with it.
             if (ctx.Exception is BadHttpRequestException bad) ctx.ProblemDetails.Detail ??= bad.Message;
+            if (ctx.Exception is { } ex && Training.DiskFull.Is(ex))
+            {
+                // Not an internal error: the client can retry once space is freed. The server's paths stay out of it.
+                ctx.ProblemDetails.Title = "Disk full";
+                ctx.ProblemDetails.Detail = "The server's disk is full; the request could not be stored. Retry once space is freed.";
+                ctx.ProblemDetails.Extensions[CodeKey] = ErrorCodes.DiskFull;
+            }
+            if (ctx.ProblemDetails.Extensions.TryGetValue(CodeKey, out var code) && code as string == ErrorCodes.DiskFull && !ctx.HttpContext.Response.HasStarted)
+                ctx.HttpContext.Response.Headers.RetryAfter = DiskFullRetryAfter;
             ctx.ProblemDetails.Extensions.TryAdd(CodeKey, DefaultCode(ctx.ProblemDetails.Status ?? ctx.HttpContext.Response.StatusCode));
         });
         return builder;
@@ -49,14 +64,16 @@ public static class Problems
 
     /// <summary>
     /// Exceptions become ProblemDetails: BadHttpRequestException (thrown for unreadable bodies in Development)
-    /// keeps its 4xx status; anything else is a 500. Empty error responses get a ProblemDetails body too.
+    /// keeps its 4xx status; a full disk (ENOSPC, SQLITE_FULL) is 503 disk_full; anything else is a 500. Empty error responses get a ProblemDetails body too.
     /// </summary>
     public static WebApplication UseProblems(this WebApplication app)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode
+                : Training.DiskFull.Is(ex) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
         });
+
         app.UseStatusCodePages();
         return app;
     }

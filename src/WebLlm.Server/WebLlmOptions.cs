@@ -63,13 +63,24 @@ public sealed class WebLlmOptions
     public string DataPath(params string[] parts) => Path.Combine([Path.GetFullPath(DataDirectory), .. parts]);
 }
 
-/// <summary>Per-client (remote address) token buckets for mutating requests (POST, PUT, PATCH, DELETE); 429 with Retry-After.</summary>
+/// <summary>
+/// Per-client (remote address) token buckets for mutating requests (POST, PUT, PATCH, DELETE) and for API reads (GET,
+/// HEAD under /api and /v1), plus one concurrency gate for all API reads; 429 with Retry-After.
+/// </summary>
 public sealed class RateLimitOptions
 {
     /// <summary>Mutating requests a client may burst.</summary>
     public int Burst { get; set; } = 60;
     /// <summary>Mutating requests per second refilled.</summary>
     public double PerSecond { get; set; } = 20;
+    /// <summary>API reads a client may burst (the run page loads about ten at once).</summary>
+    public int ReadBurst { get; set; } = 120;
+    /// <summary>API reads per second refilled per client.</summary>
+    public double ReadPerSecond { get; set; } = 60;
+    /// <summary>API reads served at once, all clients together: the rest of the cores stay with training.</summary>
+    public int MaxConcurrentReads { get; set; } = 2;
+    /// <summary>API reads waiting for the gate; beyond this they get 429.</summary>
+    public int ReadQueue { get; set; } = 100;
 }
 
 /// <summary>Test-only fault injection (<c>WebLlm:Testing</c>). All off by default.</summary>
@@ -117,6 +128,8 @@ public static class WebLlmOptionsExtensions
             .Validate(o => o.ShutdownTimeoutSeconds > 0, "WebLlm:ShutdownTimeoutSeconds must be positive.")
             .Validate(o => o.MaxRequestBodyBytes > 0, "WebLlm:MaxRequestBodyBytes must be positive.")
             .Validate(o => o.RateLimit.Burst >= 1 && o.RateLimit.PerSecond > 0, "WebLlm:RateLimit needs Burst >= 1 and PerSecond > 0.")
+            .Validate(o => o.RateLimit.ReadBurst >= 1 && o.RateLimit.ReadPerSecond > 0 && o.RateLimit.MaxConcurrentReads >= 1 && o.RateLimit.ReadQueue >= 0,
+                "WebLlm:RateLimit needs ReadBurst >= 1, ReadPerSecond > 0, MaxConcurrentReads >= 1 and ReadQueue >= 0.")
             .ValidateOnStart();
         double shutdown = builder.Configuration.GetValue($"{WebLlmOptions.Section}:{nameof(WebLlmOptions.ShutdownTimeoutSeconds)}", 30.0);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(shutdown));

@@ -137,7 +137,41 @@ public class SecurityTests
         Assert.Equal(5, limited.Count);
         await Api.AssertProblemAsync(limited[0], HttpStatusCode.TooManyRequests, ErrorCodes.RateLimited);
         Assert.True(limited[0].Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(ApiRoutes.Runs)).StatusCode); // reads are not limited
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(ApiRoutes.Runs)).StatusCode); // reads have their own bucket
+    }
+
+    [Fact]
+    public async Task Reads_beyond_their_rate_limit_get_429_with_retry_after_while_health_the_ui_and_mutations_are_not_counted()
+    {
+        await using var factory = new WebLlmFactory(null, new() { ["WebLlm:RateLimit:ReadBurst"] = "4", ["WebLlm:RateLimit:ReadPerSecond"] = "0.5" });
+        var http = factory.CreateClient();
+        var responses = new List<HttpResponseMessage>();
+        for (int i = 0; i < 10; i++) responses.Add(await http.GetAsync(ApiRoutes.Runs));
+        Assert.Equal(4, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        var limited = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.Equal(6, limited.Count);
+        await Api.AssertProblemAsync(limited[0], HttpStatusCode.TooManyRequests, ErrorCodes.RateLimited);
+        Assert.True(limited[0].Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(ApiRoutes.Health)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync(ApiRoutes.RunAction(999, "pause"), null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Concurrent_reads_beyond_the_gate_and_its_queue_get_429()
+    {
+        await using var factory = new WebLlmFactory(null, new()
+        {
+            ["WebLlm:RateLimit:ReadBurst"] = "1000", ["WebLlm:RateLimit:ReadPerSecond"] = "1000",
+            ["WebLlm:RateLimit:MaxConcurrentReads"] = "1", ["WebLlm:RateLimit:ReadQueue"] = "0",
+        });
+        var api = new Api(factory.CreateClient());
+        await api.WaitForBuiltinAsync();
+        // Started together without blocking a pool thread each: the server's own threads serve them side by side.
+        var statuses = (await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => api.Http.GetAsync(ApiRoutes.Datasets)))).Select(r => r.StatusCode).ToList();
+        Assert.Contains(HttpStatusCode.OK, statuses);
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, s.ToString()));
     }
 
     [Fact]

@@ -196,14 +196,19 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
         return response;
     }
 
+    /// <summary>How often a request refused with 429 is sent again, and the longest wait between tries.</summary>
+    private const int RateLimitRetries = 4;
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// Sends with the API key when one is known. A 401 <c>unauthorized</c> asks the user for a key (once, shared by
-    /// concurrent calls) and sends again with it.
+    /// concurrent calls) and sends again with it. A 429 (the server's rate limits) waits as its Retry-After says and
+    /// sends again, a few times: the server refused the request before doing anything, so repeating it is safe.
     /// </summary>
     private async Task<HttpResponseMessage> SendWithKeyAsync(Func<HttpRequestMessage> build, HttpCompletionOption completion, CancellationToken ct)
     {
         await keys.EnsureLoadedAsync();
-        for (var attempt = 0; ; attempt++)
+        for (int attempt = 0, limited = 0; ; attempt++)
         {
             var sentWith = keys.Key;
             using var request = build();
@@ -212,6 +217,14 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
                 request.Headers.Authorization = new("Bearer", sentWith);
             }
             var response = await http.SendAsync(request, completion, ct);
+            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests && limited++ < RateLimitRetries)
+            {
+                var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+                response.Dispose();
+                await Task.Delay(wait < MaxRetryAfter ? wait : MaxRetryAfter, ct);
+                attempt--; // a rate-limit retry is not the key prompt's one retry
+                continue;
+            }
             if (response.StatusCode != System.Net.HttpStatusCode.Unauthorized || attempt > 0)
             {
                 return response;

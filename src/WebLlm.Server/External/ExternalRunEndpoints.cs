@@ -32,6 +32,7 @@ public static class ExternalRunEndpoints
         if (request.MaxSteps is < 1) errors["maxSteps"] = ["maxSteps must be positive."];
         if (request.Source is { Length: > 1000 }) errors["source"] = ["source must be at most 1000 characters."];
         if (errors.Count > 0) return Problems.Validation(errors);
+        if (training.DatabaseFullMessage() is { } full) return Problems.DiskFull(full);
 
         var run = new RunEntity
         {

@@ -99,6 +99,7 @@ public static class ImportEndpoints
             Status = RunStatus.Queued,
             CreatedUtc = DateTime.UtcNow,
         };
+        if (training.DatabaseFullMessage() is { } full) return Problems.DiskFull(full);
         db.Runs.Add(run);
         await db.SaveChangesAsync();
         string runDir = training.RunDirectory(run.Id);

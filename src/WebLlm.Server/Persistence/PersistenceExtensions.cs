@@ -15,12 +15,13 @@ public static class PersistenceExtensions
     /// </summary>
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {
-        builder.Services.AddPooledDbContextFactory<WebLlmDb>((sp, o) => Configure(o, sp.GetRequiredService<IOptions<WebLlmOptions>>().Value));
+        builder.Services.AddSingleton<DatabaseQuota>();
+        builder.Services.AddPooledDbContextFactory<WebLlmDb>((sp, o) => Configure(o, sp.GetRequiredService<IOptions<WebLlmOptions>>().Value, sp.GetRequiredService<DatabaseQuota>()));
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<WebLlmDb>>().CreateDbContext());
         return builder;
     }
 
-    internal static void Configure(DbContextOptionsBuilder o, WebLlmOptions options)
+    internal static void Configure(DbContextOptionsBuilder o, WebLlmOptions options, DatabaseQuota quota)
     {
         Directory.CreateDirectory(options.DataPath());
         var connection = new SqliteConnectionStringBuilder
@@ -29,7 +30,7 @@ public static class PersistenceExtensions
             DefaultTimeout = 30, // seconds; also the busy timeout while another connection writes
             Pooling = true,
         };
-        o.UseSqlite(connection.ToString()).AddInterceptors(new SqlitePragmas());
+        o.UseSqlite(connection.ToString()).AddInterceptors(new SqlitePragmas(quota));
     }
 
     /// <summary>Applies pending migrations; runs before any hosted service starts.</summary>

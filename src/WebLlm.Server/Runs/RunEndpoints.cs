@@ -18,15 +18,15 @@ public static class RunEndpoints
     {
         var runs = app.MapGroup(ApiRoutes.Runs).WithTags("Runs");
         runs.MapPost("", Create);
-        runs.MapGet("", async (WebLlmDb db) =>
-            TypedResults.Ok((await db.Runs.AsNoTracking().OrderByDescending(r => r.Id).ToListAsync()).Select(RunMapping.ToDto).ToList()));
-        runs.MapGet("{id:int}", async Task<Results<Ok<RunDto>, ProblemHttpResult>> (int id, WebLlmDb db) =>
-            await FindAsync(db, id) is { } run ? TypedResults.Ok(RunMapping.ToDto(run)) : RunNotFound(id));
-        runs.MapPost("{id:int}/pause", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.PauseAsync));
-        runs.MapPost("{id:int}/resume", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.ResumeAsync));
-        runs.MapPost("{id:int}/stop", (int id, WebLlmDb db, TrainingService t) => Command(id, db, t.StopAsync));
-        runs.MapPost("{id:int}/sample", (int id, WebLlmDb db, TrainingService t) => Command(id, db, run => t.RequestNowAsync(run, checkpoint: false)));
-        runs.MapPost("{id:int}/checkpoint", (int id, WebLlmDb db, TrainingService t) => Command(id, db, run => t.RequestNowAsync(run, checkpoint: true)));
+        runs.MapGet("", async (WebLlmDb db, MetricWriter writer) =>
+            TypedResults.Ok((await db.Runs.AsNoTracking().OrderByDescending(r => r.Id).ToListAsync()).Select(r => writer.Live(RunMapping.ToDto(r))).ToList()));
+        runs.MapGet("{id:int}", async Task<Results<Ok<RunDto>, ProblemHttpResult>> (int id, WebLlmDb db, MetricWriter writer) =>
+            await FindAsync(db, id) is { } run ? TypedResults.Ok(writer.Live(RunMapping.ToDto(run))) : RunNotFound(id));
+        runs.MapPost("{id:int}/pause", (int id, WebLlmDb db, MetricWriter w, TrainingService t) => Command(id, db, w, t.PauseAsync));
+        runs.MapPost("{id:int}/resume", (int id, WebLlmDb db, MetricWriter w, TrainingService t) => Command(id, db, w, t.ResumeAsync));
+        runs.MapPost("{id:int}/stop", (int id, WebLlmDb db, MetricWriter w, TrainingService t) => Command(id, db, w, t.StopAsync));
+        runs.MapPost("{id:int}/sample", (int id, WebLlmDb db, MetricWriter w, TrainingService t) => Command(id, db, w, run => t.RequestNowAsync(run, checkpoint: false)));
+        runs.MapPost("{id:int}/checkpoint", (int id, WebLlmDb db, MetricWriter w, TrainingService t) => Command(id, db, w, run => t.RequestNowAsync(run, checkpoint: true)));
         runs.MapDelete("{id:int}", Delete);
         runs.MapGet("{id:int}/metrics", Metrics);
         runs.MapGet("{id:int}/evals", (int id, WebLlmDb db) => ListAsync(db, id, db.Evals.Where(e => e.RunId == id).OrderBy(e => e.Step)
@@ -45,6 +45,8 @@ public static class RunEndpoints
     private static async Task<Results<Created<RunDto>, ValidationProblem, ProblemHttpResult>> Create(
         CreateRunRequest request, WebLlmDb db, TrainingService training, IOptions<WebLlmOptions> options)
     {
+        // A small row may still fit a full database, but the run's start could not be committed: refuse it up front.
+        if (training.DatabaseFullMessage() is { } full) return Problems.DiskFull(full);
         var dataset = request.DatasetId is int datasetId
             ? await db.Datasets.FindAsync(datasetId)
             : await db.Datasets.Where(d => d.Builtin).OrderBy(d => d.Id).FirstOrDefaultAsync();
@@ -98,13 +100,14 @@ public static class RunEndpoints
     }
 
     /// <summary>Done → 200, Accepted (takes effect at the next step boundary) → 202, a repeated command → 200 with the run as it is.</summary>
-    private static async Task<Results<Ok<RunDto>, Accepted<RunDto>, ProblemHttpResult>> Command(int id, WebLlmDb db, Func<int, Task<CommandResult>> command)
+    private static async Task<Results<Ok<RunDto>, Accepted<RunDto>, ProblemHttpResult>> Command(int id, WebLlmDb db, MetricWriter writer, Func<int, Task<CommandResult>> command)
     {
         var result = await command(id);
         if (result.Outcome == CommandOutcome.NotFound) return RunNotFound(id);
         if (result.Outcome == CommandOutcome.Invalid) return Problems.Conflict(ErrorCodes.InvalidTransition, result.Message ?? "Invalid transition.");
+        if (result.Outcome == CommandOutcome.DiskFull) return Problems.DiskFull(result.Message!);
         db.ChangeTracker.Clear();
-        var dto = RunMapping.ToDto((await FindAsync(db, id))!);
+        var dto = writer.Live(RunMapping.ToDto((await FindAsync(db, id))!));
         return result.Outcome == CommandOutcome.Accepted ? TypedResults.Accepted(ApiRoutes.Run(id), dto) : TypedResults.Ok(dto);
     }
 

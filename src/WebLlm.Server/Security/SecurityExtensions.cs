@@ -37,20 +37,32 @@ public static class SecurityExtensions
         builder.Services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(ctx =>
-            {
-                // The hub has no state-changing methods; its long-polling transport POSTs every message.
-                if (!IsMutating(ctx.Request.Method) || IsHub(ctx.Request.Path)) return RateLimitPartition.GetNoLimiter("read");
-                var limits = ctx.RequestServices.GetRequiredService<IOptions<WebLlmOptions>>().Value.RateLimit;
-                return RateLimitPartition.GetTokenBucketLimiter(ctx.Connection.RemoteIpAddress?.ToString() ?? "local", _ => new TokenBucketRateLimiterOptions
+            // Two stages: a token bucket per client and kind (mutations, reads), then one concurrency gate shared by
+            // every API read, so that any number of polling clients can keep at most MaxConcurrentReads threads busy
+            // and the training thread keeps the rest of the cores.
+            o.GlobalLimiter = PartitionedRateLimiter.CreateChained(
+                PartitionedRateLimiter.Create<HttpContext, string>(ctx =>
                 {
-                    TokenLimit = limits.Burst,
-                    TokensPerPeriod = Math.Max(1, (int)Math.Round(limits.PerSecond / 10)),
-                    ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
-            });
+                    var limits = ctx.RequestServices.GetRequiredService<IOptions<WebLlmOptions>>().Value.RateLimit;
+                    string client = ctx.Connection.RemoteIpAddress?.ToString() ?? "local";
+                    return KindOf(ctx.Request) switch
+                    {
+                        RequestKind.Mutation => Bucket("write:" + client, limits.Burst, limits.PerSecond),
+                        RequestKind.Read => Bucket("read:" + client, limits.ReadBurst, limits.ReadPerSecond),
+                        _ => RateLimitPartition.GetNoLimiter("free"),
+                    };
+                }),
+                PartitionedRateLimiter.Create<HttpContext, string>(ctx =>
+                {
+                    if (KindOf(ctx.Request) != RequestKind.Read) return RateLimitPartition.GetNoLimiter("free");
+                    var limits = ctx.RequestServices.GetRequiredService<IOptions<WebLlmOptions>>().Value.RateLimit;
+                    return RateLimitPartition.GetConcurrencyLimiter("reads", _ => new ConcurrencyLimiterOptions
+                    {
+                        PermitLimit = limits.MaxConcurrentReads,
+                        QueueLimit = limits.ReadQueue,
+                        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                    });
+                }));
             o.OnRejected = async (ctx, ct) =>
             {
                 double seconds = ctx.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, Math.Ceiling(retry.TotalSeconds)) : 1;
@@ -105,6 +117,29 @@ public static class SecurityExtensions
         app.UseRateLimiter();
         return app;
     }
+
+    private enum RequestKind { Free, Read, Mutation }
+
+    /// <summary>
+    /// The hub is free (it has no state-changing methods; long polling POSTs every message), and so are the UI's static
+    /// files and /health; other POST/PUT/PATCH/DELETE are mutations; GET/HEAD under /api and /v1 are reads.
+    /// </summary>
+    private static RequestKind KindOf(HttpRequest r) =>
+        IsHub(r.Path) ? RequestKind.Free
+        : IsMutating(r.Method) ? RequestKind.Mutation
+        : IsProtected(r.Path) ? RequestKind.Read
+        : RequestKind.Free;
+
+    /// <summary>Refills every 100 ms from 10 per second up; below that one token per 1/rate seconds (rounding up to a token per 100 ms would allow 10/s).</summary>
+    private static RateLimitPartition<string> Bucket(string key, int burst, double perSecond) =>
+        RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = burst,
+            TokensPerPeriod = perSecond >= 10 ? (int)Math.Round(perSecond / 10) : 1,
+            ReplenishmentPeriod = perSecond >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1 / perSecond),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
 
     private static bool IsMutating(string method) => HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
 

@@ -85,16 +85,18 @@ public sealed class Broadcaster(IHubContext<TrainingHub, ITrainingClient> hub, I
             case CheckpointSaved c: await SendAsync(group.Checkpoint(e.RunId, c.Checkpoint)); break;
             case SystemEvent y: await SendAsync(group.SystemMetrics(e.RunId, y.Metric)); break;
             case TransitionEvent or ResumedEvent: await PushRunAsync(e.RunId); break;
+            case UnwrittenStatus u: await PushRunAsync(e.RunId, dto => dto with { Status = u.Transition.To, StatusReason = u.Transition.Reason }); break;
         }
     }
 
     /// <summary>The run as stored now, to its own group and to the run list.</summary>
-    public async Task PushRunAsync(int runId)
+    public async Task PushRunAsync(int runId, Func<RunDto, RunDto>? unwritten = null)
     {
         await using var db = await dbFactory.CreateDbContextAsync();
         var run = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId);
         if (run is null) return;
         var dto = RunMapping.ToDto(run);
+        if (unwritten is not null) dto = unwritten(dto);
         await SendAsync(hub.Clients.Groups(RunGroup(runId), RunsGroup).RunUpdated(dto));
     }
 

@@ -27,6 +27,20 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
 
     private void RequeueFront(List<RunEvent> batch) => retry.AddRange(batch);
 
+    private volatile Exception? diskFull;
+    private static readonly IReadOnlyDictionary<int, TransitionEvent> NothingHeldBack = System.Collections.Frozen.FrozenDictionary<int, TransitionEvent>.Empty;
+    private volatile IReadOnlyDictionary<int, TransitionEvent> unwritten = NothingHeldBack;
+
+    /// <summary>Why the last batch could not be committed, while the disk is full; null once a batch commits again.</summary>
+    public Exception? DiskFullError => diskFull;
+
+    /// <summary>
+    /// A run as clients should see it: while the disk is full its newest status change waits here, not in the
+    /// database, and a paused run must not look Running (REST and the hub read the stored row through this).
+    /// </summary>
+    public RunDto Live(RunDto stored) =>
+        unwritten.TryGetValue(stored.Id, out var t) ? stored with { Status = t.To, StatusReason = t.Reason } : stored;
+
     /// <summary>Never blocks.</summary>
     public void Post(RunEvent e)
     {
@@ -54,6 +68,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
             try
             {
                 var committed = await WriteAsync(batch);
+                if (diskFull is not null) (diskFull, unwritten) = (null, NothingHeldBack);
                 broadcaster.Post(committed);
                 foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetResult();
             }
@@ -61,6 +76,11 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
             {
                 // Disk full: keep the batch (no step may go missing), pause the run, retry until space is freed.
                 log.LogError("The database disk is full; the run pauses and {Count} events wait for space: {Message}", batch.Count, ex.Message);
+                diskFull = ex;
+                var transitions = batch.OfType<TransitionEvent>().GroupBy(t => t.RunId).ToDictionary(g => g.Key, g => g.Last());
+                unwritten = transitions;
+                // The status changes stuck in the batch reach the clients now (from memory), not when space returns.
+                broadcaster.Post([.. transitions.Values.Select(t => new UnwrittenStatus(t))]);
                 DatabaseDiskFull?.Invoke(ex);
                 await Task.Delay(TimeSpan.FromSeconds(2));
                 RequeueFront(batch);

@@ -39,6 +39,12 @@ public sealed record TransitionEvent(int RunId, RunStatus? From, RunStatus To, s
     public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
+/// <summary>
+/// For the broadcaster only: a run's status changed but the full disk keeps it out of the database; push the stored
+/// run with this status, as <see cref="MetricWriter.Live"/> shows it to REST.
+/// </summary>
+public sealed record UnwrittenStatus(TransitionEvent Transition) : RunEvent(Transition.RunId);
+
 /// <summary>Non-finite doubles become null: JSON has no NaN, and SQLite would store NaN as NULL anyway without saying so.</summary>
 public static class Finite
 {

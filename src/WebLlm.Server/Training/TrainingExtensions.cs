@@ -13,7 +13,8 @@ public static class TrainingExtensions
     /// </summary>
     public static WebApplicationBuilder AddTraining(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSignalR(); // camelCase JSON by default; the enums carry their own string converters
+        // camelCase JSON by default; the enums carry their own string converters. Clients only send small invocations.
+        builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = HubReceiveLimit);
         builder.Services.AddSingleton<MetricWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricWriter>());
         builder.Services.AddSingleton<Broadcaster>();
@@ -28,9 +29,19 @@ public static class TrainingExtensions
         return builder;
     }
 
+    private const long HubBufferBytes = 64 * 1024;
+    private const long HubReceiveLimit = 32 * 1024;
+
     public static IEndpointRouteBuilder MapTrainingHub(this IEndpointRouteBuilder app)
     {
-        app.MapHub<TrainingHub>(ApiRoutes.TrainingHub, o => o.Transports = HttpTransportType.WebSockets | HttpTransportType.LongPolling | HttpTransportType.ServerSentEvents);
+        app.MapHub<TrainingHub>(ApiRoutes.TrainingHub, o =>
+        {
+            o.Transports = HttpTransportType.WebSockets | HttpTransportType.LongPolling | HttpTransportType.ServerSentEvents;
+            // Per connection, set here rather than left to defaults: what the server buffers for a client that reads
+            // slowly (or never) before writes to it wait, and what it takes from one.
+            o.TransportMaxBufferSize = HubBufferBytes;
+            o.ApplicationMaxBufferSize = HubBufferBytes;
+        });
         return app;
     }
 }

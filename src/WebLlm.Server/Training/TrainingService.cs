@@ -12,9 +12,9 @@ using WebLlm.Training.Training;
 
 namespace WebLlm.Server.Training;
 
-public enum CommandOutcome { Done, Accepted, NoOp, NotFound, Invalid }
+public enum CommandOutcome { Done, Accepted, NoOp, NotFound, Invalid, DiskFull }
 
-/// <summary>What a command did; endpoints map it to 200, 202, 404 or 409.</summary>
+/// <summary>What a command did; endpoints map it to 200, 202, 404, 409 or 503.</summary>
 public sealed record CommandResult(CommandOutcome Outcome, string? Message = null);
 
 /// <summary>
@@ -60,6 +60,16 @@ public sealed class TrainingService(
             pauseReason = "disk full: the database could not be written (" + Redact(ex.Message) + ")";
         }
     }
+
+    /// <summary>
+    /// While the database disk is full a status change cannot be committed, and a request that waited for that commit
+    /// would hang until space returns: commands and new runs are refused (503 disk_full) instead. Null while writable.
+    /// </summary>
+    public string? DatabaseFullMessage() => writer.DiskFullError is { } ex
+        ? "The disk is full: the database cannot be written (" + Redact(ex.Message) + "). Free some space; the server retries every 2 s."
+        : null;
+
+    private CommandResult? DatabaseFull() => DatabaseFullMessage() is { } message ? new(CommandOutcome.DiskFull, message) : null;
 
     private sealed class Job(int runId, TransitionEvent started)
     {
@@ -206,12 +216,14 @@ public sealed class TrainingService(
             switch (status)
             {
                 case RunStatus.Running when current?.RunId == runId:
+                    // No commit to wait for: a pause works on a full disk too (the disk-full handler asks for one itself).
                     if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.Invalid, "The run is stopping.");
                     if (current.Request == Request.Pause) return new(CommandOutcome.Accepted, "Already pausing.");
                     current.Request = Request.Pause;
                     result = new(CommandOutcome.Accepted, "Pausing at the end of the current step.");
                     break;
                 case RunStatus.Queued:
+                    if (DatabaseFull() is { } full) return full;
                     queue.Remove(runId);
                     committed = TransitionLocked(runId, status, RunStatus.Paused, "paused while queued");
                     result = new(CommandOutcome.Done);
@@ -260,6 +272,7 @@ public sealed class TrainingService(
                     : $"A {status} run cannot be resumed; only Paused and Interrupted runs can.";
                 return new(CommandOutcome.Invalid, why);
             }
+            if (DatabaseFull() is { } full) return full;
             committed = TransitionLocked(runId, status, RunStatus.Queued, "resumed");
             queue.AddLast(runId);
             committed = TryStartNextLocked() ?? committed;
@@ -277,6 +290,9 @@ public sealed class TrainingService(
             if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
             switch (status)
             {
+                case RunStatus.Running or RunStatus.Queued or RunStatus.Paused or RunStatus.Interrupted
+                    when current?.RunId != runId && DatabaseFull() is { } full:
+                    return full;
                 case RunStatus.Running when external.Contains(runId):
                     committed = TransitionLocked(runId, status, RunStatus.Stopped, "stopped watching");
                     break;
@@ -403,7 +419,8 @@ public sealed class TrainingService(
         {
             // The partial checkpoint was removed and older ones are untouched: free some space, then resume.
             log.LogError("Run {RunId} paused: disk full ({Message})", job.RunId, ex.Message);
-            (final, reason) = (RunStatus.Paused, "disk full: " + Redact(ex.Message));
+            // When the database filled up first (its pause made this checkpoint), that is the reason to show.
+            (final, reason) = (RunStatus.Paused, Interlocked.Exchange(ref pauseReason, null) ?? "disk full: " + Redact(ex.Message));
         }
         catch (Exception ex)
         {
