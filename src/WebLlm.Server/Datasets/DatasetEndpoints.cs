@@ -94,7 +94,7 @@ public static class DatasetEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        int id, WebLlmDb db, DatasetService service, TrainingService training, IHubContext<TrainingHub, ITrainingClient> hub)
+        int id, WebLlmDb db, DatasetService service, TrainingService training, HubSubscribers hub)
     {
         var dataset = await db.Datasets.FindAsync(id);
         if (dataset is null) return DatasetNotFound(id);
@@ -108,7 +108,7 @@ public static class DatasetEndpoints
         await db.SaveChangesAsync();
         foreach (var folder in new[] { dataset.Directory, dataset.UploadDirectory })
             if (!string.IsNullOrEmpty(folder) && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        await hub.Clients.Group(Broadcaster.RunsGroup).DatasetDeleted(id);
+        hub.Send([Broadcaster.RunsGroup], c => c.DatasetDeleted(id));
         return TypedResults.NoContent();
     }
 

@@ -16,7 +16,7 @@ namespace WebLlm.Server.Datasets;
 /// anything a previous process left half done.
 /// </summary>
 public sealed class DatasetService(
-    IDbContextFactory<WebLlmDb> dbFactory, IHubContext<TrainingHub, ITrainingClient> hub,
+    IDbContextFactory<WebLlmDb> dbFactory, HubSubscribers hub,
     IOptions<WebLlmOptions> options, ILogger<DatasetService> log) : BackgroundService
 {
     public const string BuiltinName = "builtin (char)";
@@ -29,7 +29,11 @@ public sealed class DatasetService(
     private Gpt2Vocab? gpt2Vocab;
     private CancellationToken stopping;
 
-    private void PushProgress(DatasetEntity dataset) => _ = hub.Clients.Group(Broadcaster.RunsGroup).DatasetUpdated(ToDto(dataset));
+    private void PushProgress(DatasetEntity dataset)
+    {
+        var dto = ToDto(dataset);
+        hub.Send([Broadcaster.RunsGroup], c => c.DatasetUpdated(dto));
+    }
 
     /// <summary>0…1 while a dataset is being prepared.</summary>
     public double? Progress(int datasetId) => progress.TryGetValue(datasetId, out var p) ? p : null;
@@ -132,7 +136,8 @@ public sealed class DatasetService(
         }
         await save.SaveChangesAsync();
         progress.TryRemove(id, out _);
-        await hub.Clients.Group(Broadcaster.RunsGroup).DatasetUpdated(ToDto(row));
+        var updated = ToDto(row);
+        hub.Send([Broadcaster.RunsGroup], c => c.DatasetUpdated(updated));
     }
 
     /// <summary>The verified GPT-2 files, loaded once on first use (configured folder, cache under the data directory, download).</summary>

@@ -112,7 +112,7 @@ public static class RunEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        int id, WebLlmDb db, TrainingService training, Inference.InferenceCache cache, IHubContext<TrainingHub, ITrainingClient> hub)
+        int id, WebLlmDb db, TrainingService training, Inference.InferenceCache cache, HubSubscribers hub)
     {
         var result = await training.ForgetAsync(id);
         if (result.Outcome == CommandOutcome.NotFound) return RunNotFound(id);
@@ -121,7 +121,7 @@ public static class RunEndpoints
         await db.Runs.Where(r => r.Id == id).ExecuteDeleteAsync(); // dependent rows go by ON DELETE CASCADE
         string folder = training.RunDirectory(id);
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        await hub.Clients.Groups(Broadcaster.RunGroup(id), Broadcaster.RunsGroup).RunDeleted(id);
+        hub.Send([Broadcaster.RunGroup(id), Broadcaster.RunsGroup], c => c.RunDeleted(id));
         return TypedResults.NoContent();
     }
 

@@ -13,12 +13,10 @@ namespace WebLlm.Server.Training;
 /// events flush that run's pending steps first, so a client sees them in the order they happened.
 /// Runs that trained since the last summary get a RunUpdated about once a second.
 /// </summary>
-public sealed class Broadcaster(IHubContext<TrainingHub, ITrainingClient> hub, IDbContextFactory<WebLlmDb> dbFactory, ILogger<Broadcaster> log) : BackgroundService
+public sealed class Broadcaster(HubSubscribers hub, IDbContextFactory<WebLlmDb> dbFactory) : BackgroundService
 {
     public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan SummaryEvery = TimeSpan.FromSeconds(1);
-    /// <summary>A client whose buffer is full makes a send wait; past this the broadcaster moves on without it.</summary>
-    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Channel<IReadOnlyList<RunEvent>> channel = Channel.CreateUnbounded<IReadOnlyList<RunEvent>>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -50,11 +48,11 @@ public sealed class Broadcaster(IHubContext<TrainingHub, ITrainingClient> hub, I
                             trained.Add(s.RunId);
                             continue;
                         }
-                        await FlushStepsAsync(pending, e.RunId);
+                        FlushSteps(pending, e.RunId);
                         await PushAsync(e);
                     }
                 }
-                foreach (var runId in pending.Keys.ToList()) await FlushStepsAsync(pending, runId);
+                foreach (var runId in pending.Keys.ToList()) FlushSteps(pending, runId);
                 if (DateTime.UtcNow - lastSummary >= SummaryEvery && trained.Count > 0)
                 {
                     foreach (var runId in trained) await PushRunAsync(runId);
@@ -69,21 +67,21 @@ public sealed class Broadcaster(IHubContext<TrainingHub, ITrainingClient> hub, I
         }
     }
 
-    private async Task FlushStepsAsync(Dictionary<int, List<StepMetricDto>> pending, int runId)
+    private void FlushSteps(Dictionary<int, List<StepMetricDto>> pending, int runId)
     {
         if (!pending.Remove(runId, out var steps) || steps.Count == 0) return;
-        await SendAsync(hub.Clients.Group(RunGroup(runId)).StepMetrics(runId, steps));
+        hub.Send([RunGroup(runId)], c => c.StepMetrics(runId, steps));
     }
 
     private async Task PushAsync(RunEvent e)
     {
-        var group = hub.Clients.Group(RunGroup(e.RunId));
+        string[] group = [RunGroup(e.RunId)];
         switch (e)
         {
-            case EvalEvent v: await SendAsync(group.Eval(e.RunId, v.Eval)); break;
-            case SampleEvent p: await SendAsync(group.Sample(e.RunId, p.Sample)); break;
-            case CheckpointSaved c: await SendAsync(group.Checkpoint(e.RunId, c.Checkpoint)); break;
-            case SystemEvent y: await SendAsync(group.SystemMetrics(e.RunId, y.Metric)); break;
+            case EvalEvent v: hub.Send(group, c => c.Eval(e.RunId, v.Eval)); break;
+            case SampleEvent p: hub.Send(group, c => c.Sample(e.RunId, p.Sample)); break;
+            case CheckpointSaved k: hub.Send(group, c => c.Checkpoint(e.RunId, k.Checkpoint)); break;
+            case SystemEvent y: hub.Send(group, c => c.SystemMetrics(e.RunId, y.Metric)); break;
             case TransitionEvent or ResumedEvent: await PushRunAsync(e.RunId); break;
             case UnwrittenStatus u: await PushRunAsync(e.RunId, dto => dto with { Status = u.Transition.To, StatusReason = u.Transition.Reason }); break;
         }
@@ -97,21 +95,6 @@ public sealed class Broadcaster(IHubContext<TrainingHub, ITrainingClient> hub, I
         if (run is null) return;
         var dto = RunMapping.ToDto(run);
         if (unwritten is not null) dto = unwritten(dto);
-        await SendAsync(hub.Clients.Groups(RunGroup(runId), RunsGroup).RunUpdated(dto));
-    }
-
-    private async Task SendAsync(Task send)
-    {
-        try
-        {
-            if (await Task.WhenAny(send, Task.Delay(SendTimeout)) != send)
-                log.LogWarning("A hub push took over {Timeout}; continuing without waiting for it", SendTimeout);
-            else
-                await send;
-        }
-        catch (Exception ex)
-        {
-            log.LogWarning(ex, "A hub push failed");
-        }
+        hub.Send([RunGroup(runId), RunsGroup], c => c.RunUpdated(dto));
     }
 }

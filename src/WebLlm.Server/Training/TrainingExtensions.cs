@@ -15,6 +15,7 @@ public static class TrainingExtensions
     {
         // camelCase JSON by default; the enums carry their own string converters. Clients only send small invocations.
         builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = HubReceiveLimit);
+        builder.Services.AddSingleton<HubSubscribers>();
         builder.Services.AddSingleton<MetricWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricWriter>());
         builder.Services.AddSingleton<Broadcaster>();
