@@ -17,8 +17,8 @@ namespace WebLlm.Server.Tests;
 /// <summary>
 /// Many WebSocket hub clients on one run over real Kestrel, next to a client that subscribes and then never reads its
 /// socket (a 2 KiB receive buffer, pings so the server does not time it out): training goes on and every reading client
-/// sees every step in order up to the last. How much the server holds for the stuck client is not asserted: it depends
-/// on how fast training fills its buffers (docs/RELIABILITY.md).
+/// sees every step in order up to the last; once the stuck client's buffers are full the server disconnects it
+/// (<see cref="Training.HubSubscribers"/>), so what it holds for such a client is bounded.
 /// </summary>
 public class HubFanOutTests(ITestOutputHelper output)
 {
@@ -86,6 +86,48 @@ public class HubFanOutTests(ITestOutputHelper output)
         {
             await Task.WhenAll(connections.Select(c => c.DisposeAsync().AsTask()));
         }
+    }
+
+    [Fact]
+    public async Task A_client_that_stops_reading_is_disconnected_and_a_reading_client_keeps_every_step()
+    {
+        await using var factory = new WebLlmFactory();
+        factory.UseKestrel(0);
+        factory.StartServer();
+        var address = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        using var http = new HttpClient { BaseAddress = address };
+        var api = new Api(http);
+        await api.WaitForBuiltinAsync();
+        var subscribers = factory.Services.GetRequiredService<Training.HubSubscribers>();
+
+        var seen = new ConcurrentQueue<long>();
+        await using var reader = new HubConnectionBuilder()
+            .WithUrl(new Uri(address, ApiRoutes.TrainingHub), o => { o.Transports = HttpTransportType.WebSockets; o.SkipNegotiation = true; })
+            .Build();
+        reader.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in steps) seen.Enqueue(s.Step); });
+        await reader.StartAsync();
+        // A model so small that steps come as fast as the server can store them: the stuck client's buffers fill sooner.
+        var run = await api.LaunchAsync(LongRun(1_000_000) with { NLayer = 1, NHead = 1, NEmbd = 16, BlockSize = 8, BatchSize = 1 });
+        await reader.InvokeAsync(TrainingHubMethods.SubscribeRun, run.Id);
+        using var stuck = await NonReadingClient.ConnectAsync(address, run.Id);
+
+        // Its socket and the server's buffers for it fill within seconds of steps; then its next push waits 5 s and
+        // the server lets it go. Without that, every later push would queue for it in memory for as long as it pings.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        while (subscribers.Dropped == 0 && DateTime.UtcNow < deadline) await Task.Delay(250);
+        long atDrop = (await api.GetRunAsync(run.Id)).CurrentStep;
+        Assert.True(subscribers.Dropped == 1, $"the non-reading client was not disconnected by step {atDrop}");
+
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, (await api.CommandAsync(run.Id, "stop")).StatusCode);
+        long last = (await api.WaitForStatusAsync(run.Id, RunStatus.Stopped)).CurrentStep;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!seen.Contains(last) && DateTime.UtcNow < until) await Task.Delay(100);
+        var steps = seen.ToList();
+        Assert.True(steps.Count > 0 && steps[^1] == last, $"the reading client ended at {(steps.Count > 0 ? steps[^1] : 0)}, not {last}");
+        Assert.Equal(Enumerable.Range((int)steps[0], steps.Count).Select(s => (long)s), steps);
+        Assert.Equal(1, subscribers.Dropped); // the reading client was never taken for a slow one
+        output.WriteLine($"non-reading client disconnected by step {atDrop}; the reading client saw steps {steps[0]}..{last}");
     }
 
     /// <summary>

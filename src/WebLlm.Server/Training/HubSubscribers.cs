@@ -19,6 +19,10 @@ public sealed class HubSubscribers(IHubContext<TrainingHub, ITrainingClient> hub
     public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, Subscriber> subscribers = new();
+    private int dropped;
+
+    /// <summary>Connections disconnected for not keeping up since the server started.</summary>
+    public int Dropped => Volatile.Read(ref dropped);
 
     public void Connected(HubCallerContext context)
     {
@@ -79,6 +83,7 @@ public sealed class HubSubscribers(IHubContext<TrainingHub, ITrainingClient> hub
     private void Drop(Subscriber s, string why)
     {
         if (!subscribers.TryRemove(s.Context.ConnectionId, out _)) return;
+        Interlocked.Increment(ref dropped);
         log.LogWarning("Disconnecting hub client {Connection}: {Why}", s.Context.ConnectionId, why);
         s.Queue.Writer.TryComplete();
         s.Context.Abort();
