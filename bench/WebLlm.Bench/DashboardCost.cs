@@ -35,7 +35,7 @@ public sealed record DashboardCostResult(
 /// </summary>
 internal static partial class DashboardCost
 {
-    private const int Documents = 20000, Batch = 12;
+    private const int Documents = 20000, Batch = 12, CpuWindowMargin = 25;
 
     public static async Task<DashboardCostResult> RunAsync(Webllm cli, int steps, int warmup, int rounds, Action<string> log)
     {
@@ -143,17 +143,23 @@ internal static partial class DashboardCost
             long from = Math.Max(warmup, readyStep + 20);
             if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
             await WaitForStepAsync(http, run.Id, from);
-            var (training0, server0, browser0, wall0) = (TrainingCpu(server.Id), ServerCpu(server), BrowserCpu(), Stopwatch.GetTimestamp());
-            await WaitForStepAsync(http, run.Id, steps);
-            var (training1, server1, browser1, wall) = (TrainingCpu(server.Id), ServerCpu(server), BrowserCpu(), Stopwatch.GetElapsedTime(wall0).TotalSeconds);
+            var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
+            // The CPU window closes a little before the last step: the training thread and its OpenMP workers exit
+            // right after it, and their CPU time leaves /proc with them.
+            await WaitForStepAsync(http, run.Id, steps - CpuWindowMargin);
+            var (threads1, browser1, wall) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetElapsedTime(wall0).TotalSeconds);
             while ((await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.Status is RunStatus.Queued or RunStatus.Running)
                 await Task.Delay(200);
             var metrics = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!;
             var ms = metrics.Steps.Where(s => s.Step > from && s.Milliseconds is not null).Select(s => s.Milliseconds!.Value).ToList();
-            double trainingCpu = (training1 - training0) / wall, serverCpu = (server1 - server0) / wall - trainingCpu;
-            double? browserCpu = browser ? (browser1 - browser0) / wall : null;
+            // Per thread, over the threads alive at the end (one that exited took its time with it): the training
+            // thread and libtorch's OpenMP workers, which inherit its name, against all the others.
+            var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
+            double trainingCpu = used.Where(t => t.Training).Sum(t => t.Seconds) / wall, serverCpu = used.Where(t => !t.Training).Sum(t => t.Seconds) / wall;
+            var byType = browser1.ToDictionary(t => t.Key, t => (t.Value - browser0.GetValueOrDefault(t.Key)) / wall);
+            double? browserCpu = browser ? byType.Values.Sum() : null;
             log($"server run {run.Id}{(browser ? $" with {page!.Url}" : "")}: {metrics.Steps.Count} steps stored, median {Stats.Median(ms):F1} ms/step after step {from}; " +
-                $"CPU cores busy: training threads {trainingCpu:F2}, other server threads {serverCpu:F2}" + (browserCpu is double b ? $", Chromium {b:F2}" : ""));
+                $"CPU cores busy: training threads {trainingCpu:F2}, other server threads {serverCpu:F2}" + (browserCpu is double b ? $", Chromium {b:F2} ({string.Join(", ", byType.OrderByDescending(t => t.Value).Select(t => $"{t.Key} {t.Value:F2}"))})" : ""));
             return new ServerRound(ms, trainingCpu, serverCpu, browserCpu, readyStep);
         }
         finally
@@ -181,18 +187,8 @@ internal static partial class DashboardCost
         }
     }
 
-    private static double ServerCpu(Process server)
-    {
-        server.Refresh();
-        return server.TotalProcessorTime.TotalSeconds;
-    }
-
-    /// <summary>CPU seconds used so far by the server's training thread and its OpenMP workers (they inherit its name).</summary>
-    private static double TrainingCpu(int serverPid) =>
-        Stat($"/proc/{serverPid}/task").Where(t => t.Value.Name == "WebLlm training").Sum(t => t.Value.Seconds);
-
-    /// <summary>CPU seconds used so far by the Chromium processes this benchmark started (never other people's).</summary>
-    private static double BrowserCpu()
+    /// <summary>CPU seconds used so far by the Chromium processes this benchmark started (never other people's), by process type.</summary>
+    private static Dictionary<string, double> BrowserCpu()
     {
         var processes = Stat("/proc");
         bool Ours(int pid)
@@ -205,7 +201,23 @@ internal static partial class DashboardCost
             }
             return false;
         }
-        return processes.Where(p => p.Value.Name.Contains("chrom", StringComparison.OrdinalIgnoreCase) && Ours(p.Key)).Sum(p => p.Value.Seconds);
+        return processes.Where(p => p.Value.Name.Contains("chrom", StringComparison.OrdinalIgnoreCase) && Ours(p.Key))
+            .GroupBy(p => ProcessType(p.Key)).ToDictionary(g => g.Key, g => g.Sum(p => p.Value.Seconds));
+    }
+
+    /// <summary>Chromium's --type (renderer, gpu-process, utility…); the browser process has none.</summary>
+    private static string ProcessType(int pid)
+    {
+        try
+        {
+            // NUL-separated, except that Chromium's child processes rewrite theirs with spaces.
+            var type = File.ReadAllText($"/proc/{pid}/cmdline").Split(['\0', ' ']).FirstOrDefault(a => a.StartsWith("--type=", StringComparison.Ordinal));
+            return type?["--type=".Length..] ?? "browser";
+        }
+        catch (IOException)
+        {
+            return "exited";
+        }
     }
 
     /// <summary>Name, parent and CPU seconds (user + system) of every process (or thread) listed in a /proc folder.</summary>
