@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using WebLlm.Bench;
 using WebLlm.Training.Benchmarks;
 
@@ -61,17 +62,19 @@ if (Run("memory"))
     Charts.Memory(Path.Combine(outDir, "memory.png"), memory);
 }
 
-// 4. The dashboard's cost: the same run in the CLI and in the server with a browser watching.
+// 4. The dashboard's cost: the same run in the CLI, in the server alone, and in the server with a browser watching.
 DashboardCostResult? dashboard = null;
 if (Run("dashboard"))
 {
-dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 60 : 200, rounds: quick ? 1 : 3, report.Line);
-report.Line($"## Dashboard cost\n\nSame tiny run (batch 12, context 64, {dashboard.Steps} steps, {dashboard.Rounds} alternating rounds): CLI {dashboard.CliMsPerStep:F1} ms/step, " +
-            $"server with every step persisted and Chromium on the run page {dashboard.ServerMsPerStep:F1} ms/step: the server keeps {dashboard.Ratio:P1} of the CLI's speed.\n");
+dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 150 : 800, warmup: quick ? 50 : 200, rounds: quick ? 1 : 3, report.Line);
+report.Dashboard(dashboard);
 }
 
-File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(new { bySize, tinyTarget, tinyByBatch, gpt2ByBatch, inference, memory, dashboard }, Report.Json));
-report.Save();
+(string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
+    ("training", "tinyByBatch", tinyByBatch), ("training", "gpt2ByBatch", gpt2ByBatch), ("inference", "inference", inference),
+    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard)];
+// With --only, the other sections' results (tables and JSON) stay as the last full run wrote them.
+report.Save(results.Where(r => Run(r.Section)).ToDictionary(r => r.Key, r => r.Value), merge: only is not null);
 Console.WriteLine($"wrote {outDir}");
 
 namespace WebLlm.Bench
@@ -187,6 +190,57 @@ namespace WebLlm.Bench
             Line("");
         }
 
-        public void Save() => File.WriteAllText(Path.Combine(dir, "results.md"), text.ToString());
+        public void Dashboard(DashboardCostResult d)
+        {
+            Line("## Dashboard cost");
+            Line("");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Same tiny run (batch 12, context 64, char tokenizer), {d.Steps} steps, median ms/step over steps " +
+                 $"{d.WarmupSteps + 1}–{d.Steps}, {d.Rounds} alternating rounds; the browser had rendered the run page by step {d.LatestBrowserReadyStep} at the latest. " +
+                 "CPU: cores busy per second of wall time over those steps.");
+            Line("");
+            Row("variant", "ms/step", "share of the CLI's tokens/s", "CPU: training threads", "CPU: other server threads", "CPU: Chromium");
+            Row("---", "---:", "---:", "---:", "---:", "---:");
+            static string Cpu(double? cores) => cores is double c ? $"{c:F2}" : "–";
+            foreach (var v in new[] { d.Cli, d.Server, d.ServerWithBrowser })
+                Row(v.Name, $"{v.MsPerStep:F2}", $"{d.Cli.MsPerStep / v.MsPerStep:P1}", Cpu(v.TrainingCpu), Cpu(v.ServerCpu), Cpu(v.BrowserCpu));
+            Line("");
+        }
+
+        /// <summary>
+        /// Writes results.md and results.json. Merging keeps what the file holds for sections not measured now
+        /// (JSON keys, and Markdown sections by their "## " heading), so a partial run updates its part only.
+        /// </summary>
+        public void Save(Dictionary<string, object?> results, bool merge)
+        {
+            string jsonPath = Path.Combine(dir, "results.json"), mdPath = Path.Combine(dir, "results.md");
+            var json = merge && File.Exists(jsonPath) ? JsonNode.Parse(File.ReadAllText(jsonPath))!.AsObject() : [];
+            foreach (var (key, value) in results) json[key] = JsonSerializer.SerializeToNode(value, Json);
+            File.WriteAllText(jsonPath, json.ToJsonString(Json));
+            if (!merge || !File.Exists(mdPath))
+            {
+                File.WriteAllText(mdPath, text.ToString());
+                return;
+            }
+            var sections = Sections(File.ReadAllText(mdPath));
+            foreach (var (heading, body) in Sections(text.ToString()).Where(s => s.Heading.Length > 0))
+            {
+                int at = sections.FindIndex(s => s.Heading == heading);
+                if (at >= 0) sections[at] = (heading, body);
+                else sections.Add((heading, body));
+            }
+            File.WriteAllText(mdPath, string.Concat(sections.Select(s => s.Body)));
+        }
+
+        /// <summary>Markdown split before every "## " line; the text before the first one has an empty heading.</summary>
+        private static List<(string Heading, string Body)> Sections(string markdown)
+        {
+            var sections = new List<(string Heading, string Body)> { ("", "") };
+            foreach (var line in System.Text.RegularExpressions.Regex.Split(markdown, "(?<=\n)")) // each line keeps its newline
+            {
+                if (line.StartsWith("## ", StringComparison.Ordinal)) sections.Add((line.TrimEnd(), ""));
+                sections[^1] = (sections[^1].Heading, sections[^1].Body + line);
+            }
+            return sections;
+        }
     }
 }

@@ -20,7 +20,7 @@ public abstract class StorePage : ComponentBase, IDisposable
     protected void Keep(IDisposable watch) => _watches.Add(watch);
 
     protected virtual void OnStoreChanged() =>
-        (_throttle ??= new RenderThrottle(InvokeAsync, StateHasChanged, TimeSpan.FromMilliseconds(250))).Request();
+        (_throttle ??= RenderThrottle.ForLiveData(InvokeAsync, StateHasChanged)).Request();
 
     public virtual void Dispose()
     {

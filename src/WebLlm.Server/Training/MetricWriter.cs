@@ -12,10 +12,20 @@ namespace WebLlm.Server.Training;
 /// channel is unbounded: a step is a few hundred bytes and the writer commits thousands per second);
 /// this loop drains what has arrived, inserts it in one transaction, then forwards it to the broadcaster.
 /// </summary>
+/// <remarks>
+/// Steps and system metrics gather for up to <see cref="GatherWindow"/> before they are written: a small model
+/// posts a step every few tens of milliseconds, and a transaction for each one wakes this loop (and the
+/// broadcaster) that often, each time taking a core from libtorch's OpenMP threads, whose parallel regions
+/// then wait for it. Anything else (a status change a request waits for, an eval, a checkpoint) ends the wait.
+/// </remarks>
 public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcaster broadcaster, ILogger<MetricWriter> log) : BackgroundService
 {
     private const int MaxBatch = 2000;
+    /// <summary>At most four writes (and pushes) a second from a fast run: as often as the dashboard renders.</summary>
+    public static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(250);
     private readonly Channel<RunEvent> channel = Channel.CreateUnbounded<RunEvent>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>Completed when an event that should not wait for the gather window was posted.</summary>
+    private TaskCompletionSource urgent = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Called when a batch could not be committed because the disk is full (the training service pauses the run).</summary>
     public Action<Exception>? DatabaseDiskFull { get; set; }
@@ -44,14 +54,21 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
     /// <summary>Never blocks.</summary>
     public void Post(RunEvent e)
     {
-        if (!channel.Writer.TryWrite(e) && e is TransitionEvent t)
-            t.Committed.TrySetException(new InvalidOperationException("The server is shutting down."));
+        if (!channel.Writer.TryWrite(e))
+        {
+            if (e is TransitionEvent t) t.Committed.TrySetException(new InvalidOperationException("The server is shutting down."));
+        }
+        else if (e is not (StepEvent or SystemEvent))
+        {
+            Volatile.Read(ref urgent).TrySetResult();
+        }
     }
 
     /// <summary>Drains everything already posted before the host stops (the training service stops first).</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         channel.Writer.TryComplete();
+        Volatile.Read(ref urgent).TrySetResult();
         if (ExecuteTask is not null) await Task.WhenAny(ExecuteTask, Task.Delay(Timeout.Infinite, cancellationToken));
     }
 
@@ -64,6 +81,10 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
             batch.Clear();
             batch.AddRange(retry); // a batch the full disk refused, first and in order
             retry.Clear();
+            var signal = Volatile.Read(ref urgent);
+            if (!signal.Task.IsCompleted) await Task.WhenAny(signal.Task, Task.Delay(GatherWindow, CancellationToken.None));
+            // Reset before draining: an urgent event posted from here on is either in this batch or starts the next one at once.
+            if (signal.Task.IsCompleted) Interlocked.CompareExchange(ref urgent, new(TaskCreationOptions.RunContinuationsAsynchronously), signal);
             while (batch.Count < MaxBatch && channel.Reader.TryRead(out var e)) batch.Add(e);
             try
             {
