@@ -8,6 +8,7 @@ using WebLlm.Server.Runs;
 using WebLlm.Server.Security;
 using WebLlm.Server.Training;
 
+WebLlm.Training.OpenMp.PreferPassiveWaiting(); // before libtorch loads (see there)
 var builder = WebApplication.CreateBuilder(args);
 
 // The Client's files (wwwroot, _framework, _content/MudBlazor) stay in its own folders after a build;
