@@ -7,9 +7,10 @@ namespace WebLlm.Training;
 /// alternates short libtorch ops with the decoding kernel's helper thread and sampling in C#, so on a 2-core machine a
 /// spinning worker holds the very core the sampler or the helper needs: `webllm bench --inference --presets gpt2`
 /// measured 22.6 and 24.9 tok/s with spinning (20 ms a token outside the forward pass) and 42.3 and 44.5 tok/s with
-/// OMP_WAIT_POLICY=PASSIVE, while `tiny` training at batch 12 stayed within the machine's noise (57.9/47.8 % of the
-/// ceiling spinning, 57.3/55.5 % passive). libgomp reads the policy once, when libtorch loads, from the C
-/// environment (Environment.SetEnvironmentVariable does not reach it on Unix), so this runs first thing in the CLI
+/// OMP_WAIT_POLICY=PASSIVE. Training pays at most a few percent: `tiny` at batch 12 gave 57.9/47.8 % of the ceiling
+/// spinning and 57.3/55.5 % passive; with the char tokenizer (small products, more parallel regions) 36.8/38.6 ms a
+/// step spinning and 37.4/40.6 passive, alternating runs. libgomp reads the policy once, when libtorch loads, from the
+/// C environment (Environment.SetEnvironmentVariable does not reach it on Unix), so this runs first thing in the CLI
 /// and the server. A value the user set is kept.
 /// </summary>
 public static partial class OpenMp
