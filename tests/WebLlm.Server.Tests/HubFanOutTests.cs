@@ -35,9 +35,7 @@ public class HubFanOutTests(ITestOutputHelper output)
     public async Task Many_websocket_clients_see_every_step_in_order_beside_a_client_that_never_reads()
     {
         await using var factory = new WebLlmFactory();
-        factory.UseKestrel(0);
-        factory.StartServer();
-        var address = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        var address = factory.StartKestrel();
         using var http = new HttpClient { BaseAddress = address };
         var api = new Api(http);
         await api.WaitForBuiltinAsync();
@@ -48,12 +46,7 @@ public class HubFanOutTests(ITestOutputHelper output)
         {
             for (int i = 0; i < Clients; i++)
             {
-                var queue = seen[i];
-                var hub = new HubConnectionBuilder()
-                    .WithUrl(new Uri(address, ApiRoutes.TrainingHub), o => { o.Transports = HttpTransportType.WebSockets; o.SkipNegotiation = true; })
-                    .Build();
-                hub.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in steps) queue.Enqueue(s.Step); });
-                connections.Add(hub);
+                connections.Add(StepRecorder(address, seen[i]));
             }
             foreach (var batch in connections.Chunk(20)) await Task.WhenAll(batch.Select(c => c.StartAsync()));
             var run = await api.LaunchAsync(LongRun(1_000_000));
@@ -92,19 +85,14 @@ public class HubFanOutTests(ITestOutputHelper output)
     public async Task A_client_that_stops_reading_is_disconnected_and_a_reading_client_keeps_every_step()
     {
         await using var factory = new WebLlmFactory();
-        factory.UseKestrel(0);
-        factory.StartServer();
-        var address = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        var address = factory.StartKestrel();
         using var http = new HttpClient { BaseAddress = address };
         var api = new Api(http);
         await api.WaitForBuiltinAsync();
         var subscribers = factory.Services.GetRequiredService<Training.HubSubscribers>();
 
         var seen = new ConcurrentQueue<long>();
-        await using var reader = new HubConnectionBuilder()
-            .WithUrl(new Uri(address, ApiRoutes.TrainingHub), o => { o.Transports = HttpTransportType.WebSockets; o.SkipNegotiation = true; })
-            .Build();
-        reader.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in steps) seen.Enqueue(s.Step); });
+        await using var reader = StepRecorder(address, seen);
         await reader.StartAsync();
         // A model so small that steps come as fast as the server can store them: the stuck client's buffers fill sooner.
         var run = await api.LaunchAsync(LongRun(1_000_000) with { NLayer = 1, NHead = 1, NEmbd = 16, BlockSize = 8, BatchSize = 1 });
@@ -128,6 +116,16 @@ public class HubFanOutTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Range((int)steps[0], steps.Count).Select(s => (long)s), steps);
         Assert.Equal(1, subscribers.Dropped); // the reading client was never taken for a slow one
         output.WriteLine($"non-reading client disconnected by step {atDrop}; the reading client saw steps {steps[0]}..{last}");
+    }
+
+    /// <summary>A WebSocket hub connection (not started) that records every step it is pushed, in arrival order.</summary>
+    private static HubConnection StepRecorder(Uri address, ConcurrentQueue<long> seen)
+    {
+        var hub = new HubConnectionBuilder()
+            .WithUrl(new Uri(address, ApiRoutes.TrainingHub), o => { o.Transports = HttpTransportType.WebSockets; o.SkipNegotiation = true; })
+            .Build();
+        hub.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in steps) seen.Enqueue(s.Step); });
+        return hub;
     }
 
     /// <summary>

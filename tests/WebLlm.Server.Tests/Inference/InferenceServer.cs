@@ -43,10 +43,7 @@ public sealed class InferenceServer : IAsyncDisposable
         };
         if (cacheBytes is long bytes) settings["WebLlm:Inference:CacheBytes"] = bytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var factory = new WebLlmFactory(dataDirectory, settings);
-        factory.UseKestrel(0);
-        factory.StartServer();
-        var address = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return Task.FromResult(new InferenceServer(factory, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal))));
+        return Task.FromResult(new InferenceServer(factory, factory.StartKestrel()));
     }
 
     /// <summary>A tiny run with a 256-token context (room for long generations), trained a few steps with a checkpoint.</summary>
