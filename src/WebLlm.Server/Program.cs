@@ -8,6 +8,7 @@ using WebLlm.Server.Runs;
 using WebLlm.Server.Security;
 using WebLlm.Server.Training;
 
+WebLlm.Training.NativeAllocator.RestartWithOneArena(typeof(Program).Assembly); // training runs on a thread of its own (see there)
 WebLlm.Training.OpenMp.PreferPassiveWaiting(); // before libtorch loads (see there)
 var builder = WebApplication.CreateBuilder(args);
 

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace WebLlm.Training;
 
 /// <summary>
@@ -13,21 +11,18 @@ namespace WebLlm.Training;
 /// C environment (Environment.SetEnvironmentVariable does not reach it on Unix), so this runs first thing in the CLI
 /// and the server. A value the user set is kept.
 /// </summary>
-public static partial class OpenMp
+public static class OpenMp
 {
     public static void PreferPassiveWaiting()
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
         try
         {
-            setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+            Libc.setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             // No libc to ask: libgomp keeps its default.
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int setenv(string name, string value, int overwrite);
 }

@@ -53,6 +53,36 @@ public class ProcessTests
         }
     }
 
+    /// <summary>
+    /// The server trains on a thread of its own, which only shares glibc's main malloc arena when MALLOC_ARENA_MAX=1 is
+    /// set from the start (NativeAllocator.RestartWithOneArena): it starts itself again in place, as the same process
+    /// with the same arguments, before anything else. A value the user set is left alone.
+    /// </summary>
+    [Theory]
+    [InlineData(null, "1")]
+    [InlineData("4", "4")]
+    public async Task The_server_restarts_itself_in_place_with_one_malloc_arena_unless_the_user_chose(string? given, string expected)
+    {
+        string dataDir = Directory.CreateTempSubdirectory("webllm-arena-").FullName;
+        try
+        {
+            var environment = given is null ? new Dictionary<string, string>() : new() { ["MALLOC_ARENA_MAX"] = given };
+            await using var server = await ServerProcess.StartAsync(dataDir, environment);
+            var variables = File.ReadAllText($"/proc/{server.Pid}/environ").Split('\0');
+            Assert.Contains($"MALLOC_ARENA_MAX={expected}", variables);
+            Assert.Single(variables, v => v.StartsWith("MALLOC_ARENA_MAX=", StringComparison.Ordinal));
+            var args = File.ReadAllText($"/proc/{server.Pid}/cmdline").Split('\0');
+            Assert.Contains($"--WebLlm:DataDirectory={dataDir}", args);
+            var info = await new HttpClient { BaseAddress = server.BaseAddress }.GetAsync(ApiRoutes.Info);
+            Assert.Equal(HttpStatusCode.OK, info.StatusCode);
+            Assert.False(server.HasExited);
+        }
+        finally
+        {
+            WebLlmFactory.DeleteDirectory(dataDir);
+        }
+    }
+
     [Theory]
     [InlineData("http://0.0.0.0:0")]
     [InlineData("http://*:0")]

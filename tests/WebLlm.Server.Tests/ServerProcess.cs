@@ -46,9 +46,15 @@ public sealed partial class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server and waits until it listens; throws with its output when it exits first.</summary>
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, params string[] settings)
+    public static Task<ServerProcess> StartAsync(string dataDirectory, params string[] settings) =>
+        StartAsync(dataDirectory, new Dictionary<string, string>(), settings);
+
+    /// <summary>The same, with extra environment variables for the process.</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string> environment, params string[] settings)
     {
-        var server = Launch(StartInfo(dataDirectory, "http://127.0.0.1:0", settings), out var listening);
+        var start = StartInfo(dataDirectory, "http://127.0.0.1:0", settings);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        var server = Launch(start, out var listening);
         try
         {
             server.BaseAddress = await listening.Task.WaitAsync(StartupTimeout);
