@@ -353,9 +353,7 @@ public sealed class TrainingService(
         await base.StopAsync(cancellationToken);
     }
 
-    /// <summary>A reason is shown to every client: server paths in it become &lt;data&gt; (the full text is in the log).</summary>
-    private string Redact(string message) =>
-        message.Replace(Path.GetFullPath(settings.DataDirectory).TrimEnd(Path.DirectorySeparatorChar), "<data>", StringComparison.Ordinal);
+    private string Redact(string message) => ShownPaths.Redact(message, settings.DataDirectory);
 
     private Task TransitionLocked(int runId, RunStatus from, RunStatus to, string reason, long? resetAfterStep = null, string? device = null)
     {
