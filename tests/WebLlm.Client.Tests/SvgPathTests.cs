@@ -10,9 +10,9 @@ public class SvgPathTests
     [Fact]
     public void Writes_view_box_coordinates_with_one_decimal_and_y_pointing_down()
     {
-        var path = SvgPath.Build([new(0, 0), new(0.5, 1), new(0.12346, 0.98765), new(1, 0.5)], Unit, Unit);
+        var path = SvgPath.Build([new(0, 0), new(0.5, 1), new(0.12345, 0.98765), new(1, 0.5), new(-0.00001, 1.0000001)], Unit, Unit);
 
-        Assert.Equal("M0,1000L500,0L123.5,12.4L1000,500", path);
+        Assert.Equal("M0,1000L500,0L123.5,12.4L1000,500L0,0", path);
     }
 
     [Fact]

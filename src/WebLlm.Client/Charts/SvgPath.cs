@@ -69,28 +69,35 @@ public static class SvgPath
         return new string(buffer, 0, at);
     }
 
-    /// <summary>Writes <paramref name="value"/> rounded to one decimal ("12.3", "-4", "0.5"), clamped to ±1,000,000.</summary>
+    /// <summary>
+    /// Writes <paramref name="value"/> rounded (half away from zero) to one decimal ("12.3", "-4", "0.5"), clamped to
+    /// ±1,000,000 (NaN as 0), with integer arithmetic rather than formatting or rounding calls.
+    /// </summary>
     private static void Tenths(char[] buffer, ref int at, double value)
     {
-        var tenths = double.IsNaN(value) ? 0 : (int)Math.Round(Math.Clamp(value, -1e6, 1e6) * 10);
+        if (double.IsNaN(value)) value = 0;
+        else if (value > 1e6) value = 1e6;
+        else if (value < -1e6) value = -1e6;
+        var tenths = value < 0 ? -(int)(-value * 10 + 0.5) : (int)(value * 10 + 0.5);
         if (tenths < 0)
         {
             buffer[at++] = '-';
             tenths = -tenths;
         }
         var whole = tenths / 10;
-        var start = at;
-        do
+        var digits = whole < 10 ? 1 : whole < 100 ? 2 : whole < 1000 ? 3 : whole < 10000 ? 4 : whole < 100000 ? 5 : whole < 1000000 ? 6 : 7;
+        var end = at + digits;
+        for (var i = end - 1; i >= at; i--)
         {
-            buffer[at++] = (char)('0' + whole % 10);
+            buffer[i] = (char)('0' + whole % 10);
             whole /= 10;
         }
-        while (whole > 0);
-        Array.Reverse(buffer, start, at - start);
-        if (tenths % 10 != 0)
+        at = end;
+        var fraction = tenths % 10;
+        if (fraction != 0)
         {
             buffer[at++] = '.';
-            buffer[at++] = (char)('0' + tenths % 10);
+            buffer[at++] = (char)('0' + fraction);
         }
     }
 }
