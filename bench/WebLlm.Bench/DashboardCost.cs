@@ -100,7 +100,6 @@ internal static partial class DashboardCost
         int steps = 400 + (seconds + traceSeconds + 20) * 25; // enough at ~19 steps/s, and a margin for slower machines
         await ServerRunAsync(Path.Combine(dir, "profiled"), steps, warmup: 200, threads, browser: true, log, async page =>
         {
-            page.Console += (_, m) => { if (m.Text.StartsWith("PROF", StringComparison.Ordinal)) log("  console: " + m.Text); };
             var cdp = await page.Context.NewCDPSessionAsync(page);
             await cdp.SendAsync("Performance.enable");
             var (metrics0, threads0, wall0) = (await PageMetricsAsync(cdp), BrowserThreadCpu(), Stopwatch.GetTimestamp());
