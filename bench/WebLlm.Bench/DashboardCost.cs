@@ -87,7 +87,126 @@ internal static partial class DashboardCost
             new(name, Stats.Median(Ms), Stats.Median(trainingCpu), Stats.Median(serverCpu), browserCpu.Count > 0 ? Stats.Median(browserCpu) : null);
     }
 
-    private static async Task<ServerRound> ServerRunAsync(string dataDir, int steps, int warmup, string threads, bool browser, Action<string> log)
+    /// <summary>
+    /// Where the browser's time goes while it watches a training run at steady state: one server run with Chromium
+    /// on the run page; over <paramref name="seconds"/> the renderer's main-thread counters (Performance.getMetrics)
+    /// and the CPU of every Chromium thread by name, then a trace of <paramref name="traceSeconds"/> whose events on
+    /// the renderer's main thread are summed by name (written to <paramref name="outDir"/> for chrome://tracing).
+    /// </summary>
+    public static async Task ProfileAsync(string outDir, int seconds, int traceSeconds, Action<string> log)
+    {
+        string dir = Directory.CreateTempSubdirectory("webllm-dashboard-profile-").FullName;
+        string threads = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
+        int steps = 400 + (seconds + traceSeconds + 20) * 25; // enough at ~19 steps/s, and a margin for slower machines
+        await ServerRunAsync(Path.Combine(dir, "profiled"), steps, warmup: 200, threads, browser: true, log, async page =>
+        {
+            var cdp = await page.Context.NewCDPSessionAsync(page);
+            await cdp.SendAsync("Performance.enable");
+            var (metrics0, threads0, wall0) = (await PageMetricsAsync(cdp), BrowserThreadCpu(), Stopwatch.GetTimestamp());
+            await Task.Delay(TimeSpan.FromSeconds(seconds));
+            var (metrics1, threads1, wall) = (await PageMetricsAsync(cdp), BrowserThreadCpu(), Stopwatch.GetElapsedTime(wall0).TotalSeconds);
+            log($"profile over {wall:F1} s (cores busy, i.e. seconds per second):");
+            foreach (var name in new[] { "TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration" })
+                log($"  renderer main thread {name}: {(metrics1.GetValueOrDefault(name) - metrics0.GetValueOrDefault(name)) / wall:F4}");
+            foreach (var name in new[] { "LayoutCount", "RecalcStyleCount", "Nodes", "JSHeapUsedSize" })
+                log($"  {name}: {metrics0.GetValueOrDefault(name):F0} -> {metrics1.GetValueOrDefault(name):F0}");
+            foreach (var (thread, cpu) in threads1.Select(t => (t.Key, (t.Value - threads0.GetValueOrDefault(t.Key)) / wall)).Where(t => t.Item2 >= 0.0005).OrderByDescending(t => t.Item2))
+                log($"  thread {thread}: {cpu:F4}");
+
+            // Tracing over the page's own DevTools session (Playwright's browser tracing is gone): events arrive in chunks.
+            var chunks = new List<string>();
+            var complete = new TaskCompletionSource();
+            cdp.Event("Tracing.dataCollected").OnEvent += (_, e) =>
+            {
+                foreach (var item in e!.Value.GetProperty("value").EnumerateArray()) chunks.Add(item.GetRawText());
+            };
+            cdp.Event("Tracing.tracingComplete").OnEvent += (_, _) => complete.TrySetResult();
+            await cdp.SendAsync("Tracing.start", new Dictionary<string, object>
+            {
+                ["categories"] = "devtools.timeline,v8.execute,disabled-by-default-devtools.timeline,blink,cc,gpu,v8",
+                ["transferMode"] = "ReportEvents",
+            });
+            await Task.Delay(TimeSpan.FromSeconds(traceSeconds));
+            await cdp.SendAsync("Tracing.end");
+            await complete.Task.WaitAsync(TimeSpan.FromMinutes(1));
+            var trace = System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",", chunks) + "]");
+            string tracePath = Path.Combine(outDir, "dashboard-trace.json");
+            await File.WriteAllBytesAsync(tracePath, trace);
+            log($"trace of {traceSeconds} s written to {tracePath}; event time by thread and name (ms per second, nested events overlap):");
+            foreach (var line in SummarizeTrace(trace, traceSeconds)) log("  " + line);
+
+            // A sampling profile of the renderer's JavaScript and WebAssembly: self time by function.
+            await cdp.SendAsync("Profiler.enable");
+            await cdp.SendAsync("Profiler.setSamplingInterval", new Dictionary<string, object> { ["interval"] = 250 });
+            await cdp.SendAsync("Profiler.start");
+            await Task.Delay(TimeSpan.FromSeconds(traceSeconds));
+            var profileAnswer = (await cdp.SendAsync("Profiler.stop"))!.Value.GetProperty("profile");
+            await File.WriteAllTextAsync(Path.Combine(outDir, "dashboard.cpuprofile"), profileAnswer.GetRawText());
+            var self = profileAnswer.GetProperty("nodes").EnumerateArray()
+                .Select(n => (Name: n.GetProperty("callFrame").GetProperty("functionName").GetString() is { Length: > 0 } f ? f : "(anonymous)",
+                    Url: Path.GetFileName(n.GetProperty("callFrame").GetProperty("url").GetString() ?? ""), Hits: n.TryGetProperty("hitCount", out var h) ? h.GetInt32() : 0))
+                .GroupBy(n => $"{n.Name} {n.Url}").Select(g => (g.Key, Hits: g.Sum(n => n.Hits))).OrderByDescending(g => g.Hits).ToList();
+            int total = self.Sum(g => g.Hits);
+            log($"sampling profile of {traceSeconds} s, {total} samples; self time by function (ms per second):");
+            foreach (var (name, hits) in self.Where(g => !g.Key.StartsWith("(idle)", StringComparison.Ordinal)).Take(40))
+                log($"  {name}: {hits * 0.25 / traceSeconds:F2}");
+        });
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static async Task<Dictionary<string, double>> PageMetricsAsync(ICDPSession cdp)
+    {
+        var answer = await cdp.SendAsync("Performance.getMetrics");
+        return answer!.Value.GetProperty("metrics").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("name").GetString()!, m => m.GetProperty("value").GetDouble());
+    }
+
+    /// <summary>CPU seconds so far of every thread of the Chromium processes this benchmark started, keyed "type/thread name".</summary>
+    private static Dictionary<string, double> BrowserThreadCpu()
+    {
+        var result = new Dictionary<string, double>();
+        foreach (var (pid, _) in OurBrowserProcesses())
+        {
+            var type = ProcessType(pid);
+            foreach (var (_, t) in Stat($"/proc/{pid}/task"))
+                result[$"{type}/{t.Name}"] = result.GetValueOrDefault($"{type}/{t.Name}") + t.Seconds;
+        }
+        return result;
+    }
+
+    /// <summary>Complete ("X") and begin/end trace events summed by thread and name; the top 40.</summary>
+    private static IEnumerable<string> SummarizeTrace(byte[] trace, double seconds)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(trace);
+        var root = doc.RootElement;
+        var events = root.ValueKind == System.Text.Json.JsonValueKind.Array ? root : root.GetProperty("traceEvents");
+        var threadNames = new Dictionary<(long, long), string>();
+        var sums = new Dictionary<(long Pid, long Tid, string Name), (double Ms, int Count)>();
+        var open = new Dictionary<(long, long, string), Stack<double>>();
+        foreach (var e in events.EnumerateArray())
+        {
+            string ph = e.TryGetProperty("ph", out var p) ? p.GetString() ?? "" : "";
+            long pid = e.TryGetProperty("pid", out var pp) ? pp.GetInt64() : 0, tid = e.TryGetProperty("tid", out var tt) ? tt.GetInt64() : 0;
+            string name = e.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "";
+            if (ph == "M" && name == "thread_name") { threadNames[(pid, tid)] = e.GetProperty("args").GetProperty("name").GetString() ?? ""; continue; }
+            double ts = e.TryGetProperty("ts", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.Number ? t.GetDouble() : 0;
+            double? ms = null;
+            if (ph == "X" && e.TryGetProperty("dur", out var d)) ms = d.GetDouble() / 1000;
+            else if (ph == "B") { (open.TryGetValue((pid, tid, name), out var s) ? s : open[(pid, tid, name)] = new()).Push(ts); }
+            else if (ph == "E" && open.TryGetValue((pid, tid, name), out var s) && s.Count > 0) ms = (ts - s.Pop()) / 1000;
+            if (ms is double m)
+            {
+                var key = (pid, tid, name);
+                var (sum, count) = sums.GetValueOrDefault(key);
+                sums[key] = (sum + m, count + 1);
+            }
+        }
+        return sums.OrderByDescending(s => s.Value.Ms).Take(40).Select(s =>
+            $"{threadNames.GetValueOrDefault((s.Key.Pid, s.Key.Tid), s.Key.Tid.ToString(CultureInfo.InvariantCulture))} {s.Key.Name}: {s.Value.Ms / seconds:F2} ms/s, {s.Value.Count / seconds:F1}/s");
+    }
+
+    private static async Task<ServerRound> ServerRunAsync(string dataDir, int steps, int warmup, string threads, bool browser, Action<string> log,
+        Func<IPage, Task>? profile = null)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -143,6 +262,11 @@ internal static partial class DashboardCost
             long from = Math.Max(warmup, readyStep + 20);
             if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
             await WaitForStepAsync(http, run.Id, from);
+            if (profile is not null)
+            {
+                await profile(page!);
+                return new ServerRound([], 0, 0, null, readyStep);
+            }
             var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
             // The CPU window closes a little before the last step: the training thread and its OpenMP workers exit
             // right after it, and their CPU time leaves /proc with them.
@@ -187,8 +311,12 @@ internal static partial class DashboardCost
         }
     }
 
-    /// <summary>CPU seconds used so far by the Chromium processes this benchmark started (never other people's), by process type.</summary>
-    private static Dictionary<string, double> BrowserCpu()
+    /// <summary>CPU seconds used so far by the Chromium processes this benchmark started, by process type.</summary>
+    private static Dictionary<string, double> BrowserCpu() =>
+        OurBrowserProcesses().GroupBy(p => ProcessType(p.Pid)).ToDictionary(g => g.Key, g => g.Sum(p => p.Seconds));
+
+    /// <summary>The Chromium processes this benchmark started (never other people's) and their CPU seconds so far.</summary>
+    private static List<(int Pid, double Seconds)> OurBrowserProcesses()
     {
         var processes = Stat("/proc");
         bool Ours(int pid)
@@ -201,8 +329,7 @@ internal static partial class DashboardCost
             }
             return false;
         }
-        return processes.Where(p => p.Value.Name.Contains("chrom", StringComparison.OrdinalIgnoreCase) && Ours(p.Key))
-            .GroupBy(p => ProcessType(p.Key)).ToDictionary(g => g.Key, g => g.Sum(p => p.Value.Seconds));
+        return processes.Where(p => p.Value.Name.Contains("chrom", StringComparison.OrdinalIgnoreCase) && Ours(p.Key)).Select(p => (p.Key, p.Value.Seconds)).ToList();
     }
 
     /// <summary>Chromium's --type (renderer, gpu-process, utility…); the browser process has none.</summary>

@@ -11,13 +11,20 @@ using WebLlm.Training.Benchmarks;
 //   dotnet run --project bench/WebLlm.Bench -c Release -- [--quick] [--out docs/perf]
 bool quick = args.Contains("--quick");
 int onlyAt = Array.IndexOf(args, "--only");
-string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard
+string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | dashboard-profile
 bool Run(string section) => only is null || only == section;
 int outAt = Array.IndexOf(args, "--out");
 string outDir = Path.GetFullPath(outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine("docs", "perf"));
 Directory.CreateDirectory(outDir);
 var report = new Report(outDir);
 var cli = new Webllm();
+
+// Not part of the suite: where a watching browser's time goes (a diagnosis, not a result to keep).
+if (only == "dashboard-profile")
+{
+    await DashboardCost.ProfileAsync(outDir, seconds: 20, traceSeconds: 10, Console.WriteLine);
+    return;
+}
 
 report.Line($"# Benchmark run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 report.Line($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9:F0} GB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");

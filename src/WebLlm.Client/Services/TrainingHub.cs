@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
 using WebLlm.Contracts;
 
 namespace WebLlm.Client.Services;
@@ -66,6 +67,7 @@ public sealed class TrainingHub(NavigationManager navigation, ApiKeyStore keys) 
                     return keys.Key;
                 };
             })
+            .AddJsonProtocol(options => options.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, HubJson.Default))
             .WithAutomaticReconnect(new RetryForeverPolicy())
             .Build();
         Register(_connection);
