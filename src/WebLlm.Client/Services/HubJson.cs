@@ -5,8 +5,9 @@ using WebLlm.Contracts;
 namespace WebLlm.Client.Services;
 
 /// <summary>
-/// Source-generated JSON metadata for what the hub pushes. Without it every push is read through reflection, which
-/// the browser's WebAssembly interpreter runs slowly; a watched run receives several pushes a second.
+/// Source-generated JSON metadata for what the hub pushes, so reading a push needs no reflection (friendlier to trimming
+/// and the WebAssembly interpreter). Measured on the run page, it did not change the time a push takes: that is
+/// SignalR's own receive path (docs/PERFORMANCE.md, "The dashboard's cost").
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(IReadOnlyList<StepMetricDto>))]
