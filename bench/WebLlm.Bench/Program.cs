@@ -173,12 +173,12 @@ namespace WebLlm.Bench
                     $"{r.RecomputeSpeedup:F1}×{Range(r.RecomputeSpeedups, "F1")} ({r.RecomputeTokens} tokens)",
                     string.Join(" / ", r.ConcurrentTokensPerSecond.OrderBy(c => c.Key).Select(c => c.Value.ToString("F0", CultureInfo.InvariantCulture))));
             Line("");
-            Line("Where a decoded token's time goes (ms; projections read by the decoding kernel at the rate shown):");
+            Line("Where a decoded token's time goes (ms, medians; projections read by the decoding kernel at the rate shown; slow tokens: what the mean adds to the median):");
             Line("");
-            Row("preset", "projections", "read rate GB/s", "rest of forward", "sampling and text");
-            Row("---", "---:", "---:", "---:", "---:");
+            Row("preset", "projections", "read rate GB/s", "rest of forward", "sampling and text", "slow tokens (mean − median)");
+            Row("---", "---:", "---:", "---:", "---:", "---:");
             foreach (var r in results.Where(r => r.Phases is not null))
-                Row(r.Preset, $"{r.Phases!.ProjectionsMs:F2}", $"{r.Phases.ProjectionGBps:F1}", $"{r.Phases.OtherForwardMs:F2}", $"{r.Phases.SamplingMs:F2}");
+                Row(r.Preset, $"{r.Phases!.ProjectionsMs:F2}", $"{r.Phases.ProjectionGBps:F1}", $"{r.Phases.OtherForwardMs:F2}", $"{r.Phases.SamplingMs:F2}", $"{r.Phases.SlowTokensMs:F2}");
             Line("");
         }
 

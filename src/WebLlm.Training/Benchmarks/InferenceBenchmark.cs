@@ -40,10 +40,18 @@ public sealed record InferenceBenchResult(
 /// <summary>
 /// Milliseconds of one decoded token at batch 1: the weight projections alone (every 2-D weight but the position
 /// table, read by the decoding kernel), the rest of the forward pass (embeddings, layer norms, attention over the
-/// KV cache, residual adds: about 150 TorchSharp calls), and the rest of the sampler's step (softmax, top-k, the
-/// draw, the text). <see cref="ProjectionGBps"/> is the weight bytes over the projection time.
+/// KV cache, residual adds), and the rest of the sampler's step (softmax, top-k, the draw, the text): medians, like the
+/// median time between two tokens the sampling time is taken from. <see cref="ProjectionGBps"/> is the weight bytes
+/// over the projection time.
 /// </summary>
-public sealed record DecodePhases(double ProjectionsMs, double OtherForwardMs, double SamplingMs, double ProjectionGBps);
+public sealed record DecodePhases(double ProjectionsMs, double OtherForwardMs, double SamplingMs, double ProjectionGBps)
+{
+    /// <summary>
+    /// What the mean time per token adds to the median: tokens that took far longer than most (another process on the
+    /// core, a garbage collection). Decode tokens/s is a mean, so these count in it; 0 for old results.
+    /// </summary>
+    public double SlowTokensMs { get; init; }
+}
 
 /// <summary>
 /// Single-stream decode speed against the memory-bandwidth ceiling: at batch 1 every token reads every
@@ -77,20 +85,22 @@ public static class InferenceBenchmark
             // The copy bandwidth of this virtual machine swings by half between runs minutes apart, so each repetition
             // is set against the bandwidth measured right before and right after it, and the median fraction is taken.
             var decodes = new List<double>();
+            var tokenMs = new List<double>();
             var fractions = new List<double>();
             var bandwidths = new List<double> { MeasureBandwidth(device) };
             for (int i = 0; i < DecodeRepetitions; i++)
             {
-                var (_, rate) = Decode(sampler, Prompt(16), options);
+                var (_, rate, medianMs) = Decode(sampler, Prompt(16), options);
                 bandwidths.Add(MeasureBandwidth(device));
                 decodes.Add(rate);
+                tokenMs.Add(medianMs);
                 fractions.Add(rate / ((bandwidths[^2] + bandwidths[^1]) / 2 / weightBytes));
             }
             double decode = Stats.Median(decodes), bandwidth = Stats.Median(bandwidths);
             double ceiling = bandwidth / weightBytes;
 
             int longPrompt = Math.Min(512, config.BlockSize - 1);
-            var (ttft, _) = Decode(sampler, Prompt(longPrompt), options with { MaxNewTokens = 1 });
+            var (ttft, _, _) = Decode(sampler, Prompt(longPrompt), options with { MaxNewTokens = 1 });
 
             int r = Math.Min(recomputeTokens, config.BlockSize - 1);
             var speedups = new List<double>();
@@ -115,7 +125,7 @@ public static class InferenceBenchmark
                 concurrent[k] = k * n / sw.Elapsed.TotalSeconds;
             }
 
-            var phases = MeasurePhases(model, decode);
+            var phases = MeasurePhases(model, decode, Stats.Median(tokenMs));
             var result = new InferenceBenchResult(name, config.ParameterCount, weightBytes / 1e6, get_num_threads(), bandwidth / 1e9,
                 ceiling, decode, Stats.Median(fractions), longPrompt, ttft, r, speedup, concurrent)
             {
@@ -127,9 +137,9 @@ public static class InferenceBenchmark
                 $"{name}: {config.ParameterCount:N0} parameters ({weightBytes / 1e6:F0} MB): decode {decode:F1} tok/s (median of {Join(decodes, "F1")}); " +
                 $"copy bandwidth {Join(bandwidths.Select(b => b / 1e9), "F1")} GB/s around them, ceiling {ceiling:F1} tok/s at the median; " +
                 $"fraction {result.Fraction:P1} (median of {Join(fractions.Select(f => f * 100), "F1")} %); first token after {longPrompt} prompt tokens {ttft:F0} ms; " +
-                $"KV cache {speedup:F1}× faster than recomputing {r} tokens (median of {Join(speedups, "F1")}); " +
+                $"{(speedup is null ? "" : $"KV cache {speedup:F1}× faster than recomputing {r} tokens (median of {Join(speedups, "F1")}); ")}" +
                 $"concurrent: {string.Join(", ", concurrent.Select(c => $"{c.Key} → {c.Value:F1} tok/s"))}; " +
-                $"per token: projections {phases.ProjectionsMs:F2} ms ({phases.ProjectionGBps:F1} GB/s), rest of forward {phases.OtherForwardMs:F2} ms, sampling {phases.SamplingMs:F2} ms"));
+                $"per token: projections {phases.ProjectionsMs:F2} ms ({phases.ProjectionGBps:F1} GB/s), rest of forward {phases.OtherForwardMs:F2} ms, sampling {phases.SamplingMs:F2} ms, slow tokens {phases.SlowTokensMs:F2} ms"));
         }
         return results;
     }
@@ -137,9 +147,9 @@ public static class InferenceBenchmark
     /// <summary>
     /// Splits a decoded token's time: the forward pass is timed step by step on a KV cache (positions 16 to 80, as in
     /// the decode run), the projections by running every weight matrix once through the same kernel the model uses,
-    /// and sampling is what the sampler's time per token adds to the forward pass.
+    /// and sampling is what the median time between two decoded tokens adds to the median forward pass.
     /// </summary>
-    private static DecodePhases MeasurePhases(Gpt model, double decodeTokensPerSecond)
+    private static DecodePhases MeasurePhases(Gpt model, double decodeTokensPerSecond, double medianTokenMs)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -168,21 +178,26 @@ public static class InferenceBenchmark
         }
         double forward = Stats.Median(forwardMs), projections = Stats.Median(projectionMs);
         double weightBytes = weights.Sum(w => w.NumberOfElements) * 4.0;
-        return new DecodePhases(projections, forward - projections, 1000 / decodeTokensPerSecond - forward, weightBytes / (projections / 1000) / 1e9);
+        return new DecodePhases(projections, forward - projections, medianTokenMs - forward, weightBytes / (projections / 1000) / 1e9)
+        {
+            SlowTokensMs = 1000 / decodeTokensPerSecond - medianTokenMs,
+        };
     }
 
-    /// <summary>(ms to the first token, tokens/s after it).</summary>
-    private static (double FirstTokenMs, double TokensPerSecond) Decode(Sampler sampler, int[] prompt, SamplingOptions options)
+    /// <summary>(ms to the first token, tokens/s after it, the median ms between two tokens after it).</summary>
+    private static (double FirstTokenMs, double TokensPerSecond, double MedianTokenMs) Decode(Sampler sampler, int[] prompt, SamplingOptions options)
     {
         var sw = Stopwatch.StartNew();
-        double first = 0;
-        int count = 0;
+        double first = 0, previous = 0;
+        var gaps = new List<double>();
         foreach (var _ in sampler.Generate(prompt, options))
         {
-            if (count++ == 0) first = sw.Elapsed.TotalMilliseconds;
+            double now = sw.Elapsed.TotalMilliseconds;
+            if (previous == 0) first = now;
+            else gaps.Add(now - previous);
+            previous = now;
         }
-        double rest = sw.Elapsed.TotalMilliseconds - first;
-        return (first, count > 1 ? (count - 1) / (rest / 1000) : double.NaN);
+        return (first, gaps.Count > 0 ? gaps.Count / ((previous - first) / 1000) : double.NaN, Stats.Median(gaps));
     }
 
     private static string Join(IEnumerable<double> values, string format) =>
