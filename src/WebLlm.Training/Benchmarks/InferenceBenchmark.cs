@@ -125,7 +125,7 @@ public static class InferenceBenchmark
                 concurrent[k] = k * n / sw.Elapsed.TotalSeconds;
             }
 
-            var phases = MeasurePhases(model, decode, Stats.Median(tokenMs));
+            var phases = MeasurePhases(model, sampler, options, decode, Stats.Median(tokenMs));
             var result = new InferenceBenchResult(name, config.ParameterCount, weightBytes / 1e6, get_num_threads(), bandwidth / 1e9,
                 ceiling, decode, Stats.Median(fractions), longPrompt, ttft, r, speedup, concurrent)
             {
@@ -145,40 +145,50 @@ public static class InferenceBenchmark
     }
 
     /// <summary>
-    /// Splits a decoded token's time: the forward pass is timed step by step on a KV cache (positions 16 to 80, as in
-    /// the decode run), the projections by running every weight matrix once through the same kernel the model uses,
-    /// and sampling is what the median time between two decoded tokens adds to the median forward pass.
+    /// Splits a decoded token's time. The machine's read rate drifts within seconds, so the three are timed in turn,
+    /// token by token: the sampler's whole step (one token of a generation after a 16-token prompt), a bare forward step
+    /// on a KV cache of its own at the same position, and every fourth token the projections alone (every weight matrix
+    /// once through the kernel the model uses). Sampling is what the sampler's median step adds to the median forward.
     /// </summary>
-    private static DecodePhases MeasurePhases(Gpt model, double decodeTokensPerSecond, double medianTokenMs)
+    private static DecodePhases MeasurePhases(Gpt model, Sampler sampler, SamplingOptions options, double decodeTokensPerSecond, double medianTokenMs)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var cache = new KvCache(model.Config, 1, CPU);
         model.forward(tensor(Prompt(16).Select(i => (long)i).ToArray(), [1, 16]), cache, lastOnly: true);
-        var forwardMs = new List<double>();
-        int steps = Math.Min(64, model.Config.BlockSize - 16);
-        for (int i = 0; i < steps; i++)
-        {
-            using var step = NewDisposeScope();
-            var next = tensor(new long[] { Prompt(i + 1)[i] }, [1, 1]);
-            var sw = Stopwatch.StartNew();
-            model.forward(next, cache, lastOnly: true);
-            forwardMs.Add(sw.Elapsed.TotalMilliseconds);
-        }
         var weights = model.named_parameters().Where(p => p.parameter.dim() == 2 && p.name != "wpe.weight").Select(p => p.parameter).ToList();
         var inputs = weights.Select(w => randn([1, 1, w.shape[1]])).ToList(); // [1, 1, in]
         using var rows = new SingleRowLinear(useHelper: Environment.ProcessorCount > 1);
+        int steps = Math.Min(64, model.Config.BlockSize - 17);
+        using var tokens = sampler.Generate(Prompt(16), options with { MaxNewTokens = steps + 1 }).GetEnumerator();
+        tokens.MoveNext(); // the prompt
+        var stepMs = new List<double>();
+        var forwardMs = new List<double>();
         var projectionMs = new List<double>();
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < steps; i++)
         {
-            using var step = NewDisposeScope();
             var sw = Stopwatch.StartNew();
-            for (int k = 0; k < weights.Count; k++) rows.Forward(inputs[k], weights[k], null);
-            projectionMs.Add(sw.Elapsed.TotalMilliseconds);
+            if (!tokens.MoveNext()) break;
+            stepMs.Add(sw.Elapsed.TotalMilliseconds);
+            using (NewDisposeScope())
+            {
+                var next = tensor(new long[] { Prompt(i + 1)[i] }, [1, 1]);
+                sw.Restart();
+                model.forward(next, cache, lastOnly: true);
+                forwardMs.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            if (i % 4 != 0) continue;
+            using (NewDisposeScope())
+            using (rows.BeginStep())
+            {
+                sw.Restart();
+                for (int k = 0; k < weights.Count; k++) rows.Forward(inputs[k], weights[k], null);
+                projectionMs.Add(sw.Elapsed.TotalMilliseconds);
+            }
         }
-        double forward = Stats.Median(forwardMs), projections = Stats.Median(projectionMs);
+        double step = Stats.Median(stepMs), forward = Stats.Median(forwardMs), projections = Stats.Median(projectionMs);
         double weightBytes = weights.Sum(w => w.NumberOfElements) * 4.0;
-        return new DecodePhases(projections, forward - projections, medianTokenMs - forward, weightBytes / (projections / 1000) / 1e9)
+        return new DecodePhases(projections, forward - projections, step - forward, weightBytes / (projections / 1000) / 1e9)
         {
             SlowTokensMs = 1000 / decodeTokensPerSecond - medianTokenMs,
         };
