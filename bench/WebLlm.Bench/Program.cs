@@ -169,21 +169,29 @@ namespace WebLlm.Bench
         {
             Line("## Decoding (batch 1, KV cache)");
             Line("");
+            Line("Medians: the fraction of each decode repetition against the copy bandwidth measured around it, and of the KV cache's");
+            Line("speed-up over alternating pairs; the range of the repetitions in brackets.");
+            Line("");
             Row("preset", "weights MB", "bandwidth GB/s", "matvec GB/s", "ceiling tok/s", "decode tok/s", "fraction", "TTFT", "KV cache speed-up", "1 / 2 / 4 streams tok/s");
             Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
             foreach (var r in results)
-                Row(r.Preset, $"{r.WeightMegabytes:F0}", $"{r.BandwidthGBps:F1}", $"{r.MatvecGBps:F1}", $"{r.CeilingTokensPerSecond:F0}", $"{r.DecodeTokensPerSecond:F0}",
-                    $"{r.Fraction:P1}", $"{r.TimeToFirstTokenMs:F0} ms ({r.LongPromptTokens} tokens)", $"{r.RecomputeSpeedup:F1}× ({r.RecomputeTokens} tokens)",
+                Row(r.Preset, $"{r.WeightMegabytes:F0}", $"{r.BandwidthGBps:F1}{Range(r.BandwidthsGBps, "F1")}", $"{r.MatvecGBps:F1}", $"{r.CeilingTokensPerSecond:F0}", $"{r.DecodeTokensPerSecond:F0}",
+                    $"{r.Fraction:P1}{Range(r.Fractions?.Select(f => f * 100).ToList(), "F0")}", $"{r.TimeToFirstTokenMs:F0} ms ({r.LongPromptTokens} tokens)",
+                    $"{r.RecomputeSpeedup:F1}×{Range(r.RecomputeSpeedups, "F1")} ({r.RecomputeTokens} tokens)",
                     string.Join(" / ", r.ConcurrentTokensPerSecond.OrderBy(c => c.Key).Select(c => c.Value.ToString("F0", CultureInfo.InvariantCulture))));
             Line("");
-            Line("Where a decoded token's time goes (ms; projections read by the decoding kernel at the rate shown):");
+            Line("Where a decoded token's time goes (ms, medians; projections read by the decoding kernel at the rate shown; slow tokens: what the mean adds to the median):");
             Line("");
-            Row("preset", "projections", "read rate GB/s", "rest of forward", "sampling and text");
-            Row("---", "---:", "---:", "---:", "---:");
+            Row("preset", "projections", "read rate GB/s", "rest of forward", "sampling and text", "slow tokens (mean − median)");
+            Row("---", "---:", "---:", "---:", "---:", "---:");
             foreach (var r in results.Where(r => r.Phases is not null))
-                Row(r.Preset, $"{r.Phases!.ProjectionsMs:F2}", $"{r.Phases.ProjectionGBps:F1}", $"{r.Phases.OtherForwardMs:F2}", $"{r.Phases.SamplingMs:F2}");
+                Row(r.Preset, $"{r.Phases!.ProjectionsMs:F2}", $"{r.Phases.ProjectionGBps:F1}", $"{r.Phases.OtherForwardMs:F2}", $"{r.Phases.SamplingMs:F2}", $"{r.Phases.SlowTokensMs:F2}");
             Line("");
         }
+
+        private static string Range(IReadOnlyList<double>? values, string format) => values is { Count: > 1 }
+            ? string.Create(CultureInfo.InvariantCulture, $" ({values.Min().ToString(format, CultureInfo.InvariantCulture)}–{values.Max().ToString(format, CultureInfo.InvariantCulture)})")
+            : "";
 
         public void Memory(MemoryResult m)
         {

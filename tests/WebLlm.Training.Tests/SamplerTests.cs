@@ -73,6 +73,21 @@ public class SamplerTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(9)]
+    [InlineData(50257)]
+    public void Log_sum_exp_matches_libtorch(int length)
+    {
+        using var values = randn(length, generator: new Generator((ulong)length)) * 8 + 3;
+        float[] logits = values.data<float>().ToArray();
+        logits[length / 2] = 40; // a clear winner, as trained models have
+        using var withWinner = tensor(logits, dtype: ScalarType.Float64);
+        double expected = withWinner.logsumexp(0).item<double>();
+        Assert.Equal(expected, Sampler.LogSumExp(logits), 1e-9);
+    }
+
     [Fact]
     public void Kv_cache_logits_equal_full_recomputation()
     {

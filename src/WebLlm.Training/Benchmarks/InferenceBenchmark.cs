@@ -23,29 +23,52 @@ public sealed record InferenceBenchResult(
 
     /// <summary>Where one decoded token's time goes (see <see cref="DecodePhases"/>); null for old results.</summary>
     public DecodePhases? Phases { get; init; }
+
+    /// <summary>
+    /// Each decode repetition's tokens/s over the ceiling made of the copy bandwidth measured right before and right after
+    /// it; <see cref="Fraction"/> is their median. Null for results from before repetitions.
+    /// </summary>
+    public IReadOnlyList<double>? Fractions { get; init; }
+
+    /// <summary>The copy bandwidth before the first repetition and after each one; <see cref="BandwidthGBps"/> is their median.</summary>
+    public IReadOnlyList<double>? BandwidthsGBps { get; init; }
+
+    /// <summary>Each cached/recomputed pair's speed-up; <see cref="RecomputeSpeedup"/> is their median.</summary>
+    public IReadOnlyList<double>? RecomputeSpeedups { get; init; }
 }
 
 /// <summary>
 /// Milliseconds of one decoded token at batch 1: the weight projections alone (every 2-D weight but the position
 /// table, read by the decoding kernel), the rest of the forward pass (embeddings, layer norms, attention over the
-/// KV cache, residual adds: about 150 TorchSharp calls), and the rest of the sampler's step (softmax, top-k, the
-/// draw, the text). <see cref="ProjectionGBps"/> is the weight bytes over the projection time.
+/// KV cache, residual adds), and the rest of the sampler's step (softmax, top-k, the draw, the text): medians, like the
+/// median time between two tokens the sampling time is taken from. <see cref="ProjectionGBps"/> is the weight bytes
+/// over the projection time.
 /// </summary>
-public sealed record DecodePhases(double ProjectionsMs, double OtherForwardMs, double SamplingMs, double ProjectionGBps);
+public sealed record DecodePhases(double ProjectionsMs, double OtherForwardMs, double SamplingMs, double ProjectionGBps)
+{
+    /// <summary>
+    /// What the mean time per token adds to the median: tokens that took far longer than most (another process on the
+    /// core, a garbage collection). Decode tokens/s is a mean, so these count in it; 0 for old results.
+    /// </summary>
+    public double SlowTokensMs { get; init; }
+}
 
 /// <summary>
 /// Single-stream decode speed against the memory-bandwidth ceiling: at batch 1 every token reads every
-/// weight once, so bandwidth / weight bytes bounds tokens/s. Bandwidth is a large tensor copy measured in
-/// the same run. Weights are random: speed does not depend on what a model has learnt.
+/// weight once, so bandwidth / weight bytes bounds tokens/s. Bandwidth is a large tensor copy measured
+/// around each decode repetition. Weights are random: speed does not depend on what a model has learnt.
 /// </summary>
 public static class InferenceBenchmark
 {
+    // Decoding takes a second or two per repetition, recomputing 256 tokens of gpt2 most of a minute per pair.
+    private const int DecodeRepetitions = 5;
+    private const int RecomputePairs = 3;
+
     public static IReadOnlyList<InferenceBenchResult> Run(IReadOnlyList<string> presets, int tokens, int recomputeTokens, int[] streams, Action<string>? log = null)
     {
         var device = Devices.Resolve("cpu");
-        double bandwidth = MeasureBandwidth(device);
         double matvec = MeasureMatvec(device);
-        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"memory bandwidth (tensor copy): {bandwidth / 1e9:F1} GB/s; batch-1 matrix-vector product: {matvec / 1e9:F1} GB/s; {get_num_threads()} threads"));
+        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"batch-1 matrix-vector product: {matvec / 1e9:F1} GB/s; {get_num_threads()} threads"));
         var tokenizer = SyntheticTokenizer(50257);
         var results = new List<InferenceBenchResult>();
         foreach (var name in presets)
@@ -55,25 +78,44 @@ public static class InferenceBenchmark
             model.eval();
             var sampler = new Sampler(model, tokenizer);
             double weightBytes = config.ParameterCount * 4.0;
-            double ceiling = bandwidth / weightBytes;
 
             int n = Math.Min(tokens, config.BlockSize - 16);
             var options = new SamplingOptions { MaxNewTokens = n, Temperature = 0.8, TopK = 200, Seed = 7 };
             Decode(sampler, Prompt(16), options with { MaxNewTokens = 4 }); // warm-up
-            var (_, decode) = Decode(sampler, Prompt(16), options);
+            // The copy bandwidth of this virtual machine swings by half between runs minutes apart, so each repetition
+            // is set against the bandwidth measured right before and right after it, and the median fraction is taken.
+            var decodes = new List<double>();
+            var tokenMs = new List<double>();
+            var fractions = new List<double>();
+            var bandwidths = new List<double> { MeasureBandwidth(device) };
+            for (int i = 0; i < DecodeRepetitions; i++)
+            {
+                var (_, rate, medianMs) = Decode(sampler, Prompt(16), options);
+                bandwidths.Add(MeasureBandwidth(device));
+                decodes.Add(rate);
+                tokenMs.Add(medianMs);
+                fractions.Add(rate / ((bandwidths[^2] + bandwidths[^1]) / 2 / weightBytes));
+            }
+            double decode = Stats.Median(decodes), bandwidth = Stats.Median(bandwidths);
+            double ceiling = bandwidth / weightBytes;
 
             int longPrompt = Math.Min(512, config.BlockSize - 1);
-            var (ttft, _) = Decode(sampler, Prompt(longPrompt), options with { MaxNewTokens = 1 });
+            var (ttft, _, _) = Decode(sampler, Prompt(longPrompt), options with { MaxNewTokens = 1 });
 
             int r = Math.Min(recomputeTokens, config.BlockSize - 1);
-            double? speedup = null;
-            if (r > 0)
+            var speedups = new List<double>();
+            for (int i = 0; i < (r > 0 ? RecomputePairs : 0); i++)
             {
                 var quick = options with { MaxNewTokens = r };
-                double cached = Time(() => Decode(sampler, Prompt(1), quick));
-                double recomputed = Time(() => Decode(sampler, Prompt(1), quick with { UseKvCache = false }));
-                speedup = recomputed / cached;
+                double Cached() => Time(() => Decode(sampler, Prompt(1), quick));
+                double Recomputed() => Time(() => Decode(sampler, Prompt(1), quick with { UseKvCache = false }));
+                // Which of the pair goes first alternates, so a machine getting busier or quieter favours neither.
+                double cached, recomputed;
+                if (i % 2 == 0) { cached = Cached(); recomputed = Recomputed(); }
+                else { recomputed = Recomputed(); cached = Cached(); }
+                speedups.Add(recomputed / cached);
             }
+            double? speedup = speedups.Count > 0 ? Stats.Median(speedups) : null;
 
             var concurrent = new Dictionary<int, double>();
             foreach (int k in streams)
@@ -83,69 +125,93 @@ public static class InferenceBenchmark
                 concurrent[k] = k * n / sw.Elapsed.TotalSeconds;
             }
 
-            var phases = MeasurePhases(model, decode);
+            var phases = MeasurePhases(model, sampler, options, decode, Stats.Median(tokenMs));
             var result = new InferenceBenchResult(name, config.ParameterCount, weightBytes / 1e6, get_num_threads(), bandwidth / 1e9,
-                ceiling, decode, decode / ceiling, longPrompt, ttft, r, speedup, concurrent) { MatvecGBps = matvec / 1e9, Phases = phases };
+                ceiling, decode, Stats.Median(fractions), longPrompt, ttft, r, speedup, concurrent)
+            {
+                MatvecGBps = matvec / 1e9, Phases = phases, Fractions = fractions, BandwidthsGBps = bandwidths.Select(b => b / 1e9).ToList(),
+                RecomputeSpeedups = speedups,
+            };
             results.Add(result);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: {config.ParameterCount:N0} parameters ({weightBytes / 1e6:F0} MB): decode {decode:F1} tok/s of a {ceiling:F1} tok/s ceiling " +
-                $"({decode / ceiling:P1}); first token after {longPrompt} prompt tokens {ttft:F0} ms; KV cache {speedup:F1}× faster than recomputing {r} tokens; " +
+                $"{name}: {config.ParameterCount:N0} parameters ({weightBytes / 1e6:F0} MB): decode {decode:F1} tok/s (median of {Join(decodes, "F1")}); " +
+                $"copy bandwidth {Join(bandwidths.Select(b => b / 1e9), "F1")} GB/s around them, ceiling {ceiling:F1} tok/s at the median; " +
+                $"fraction {result.Fraction:P1} (median of {Join(fractions.Select(f => f * 100), "F1")} %); first token after {longPrompt} prompt tokens {ttft:F0} ms; " +
+                $"{(speedup is null ? "" : $"KV cache {speedup:F1}× faster than recomputing {r} tokens (median of {Join(speedups, "F1")}); ")}" +
                 $"concurrent: {string.Join(", ", concurrent.Select(c => $"{c.Key} → {c.Value:F1} tok/s"))}; " +
-                $"per token: projections {phases.ProjectionsMs:F2} ms ({phases.ProjectionGBps:F1} GB/s), rest of forward {phases.OtherForwardMs:F2} ms, sampling {phases.SamplingMs:F2} ms"));
+                $"per token: projections {phases.ProjectionsMs:F2} ms ({phases.ProjectionGBps:F1} GB/s), rest of forward {phases.OtherForwardMs:F2} ms, sampling {phases.SamplingMs:F2} ms, slow tokens {phases.SlowTokensMs:F2} ms"));
         }
         return results;
     }
 
     /// <summary>
-    /// Splits a decoded token's time: the forward pass is timed step by step on a KV cache (positions 16 to 80, as in
-    /// the decode run), the projections by running every weight matrix once through the same kernel the model uses,
-    /// and sampling is what the sampler's time per token adds to the forward pass.
+    /// Splits a decoded token's time. The machine's read rate drifts within seconds, so the three are timed in turn,
+    /// token by token: the sampler's whole step (one token of a generation after a 16-token prompt), a bare forward step
+    /// on a KV cache of its own at the same position, and every fourth token the projections alone (every weight matrix
+    /// once through the kernel the model uses). Sampling is what the sampler's median step adds to the median forward.
     /// </summary>
-    private static DecodePhases MeasurePhases(Gpt model, double decodeTokensPerSecond)
+    private static DecodePhases MeasurePhases(Gpt model, Sampler sampler, SamplingOptions options, double decodeTokensPerSecond, double medianTokenMs)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var cache = new KvCache(model.Config, 1, CPU);
         model.forward(tensor(Prompt(16).Select(i => (long)i).ToArray(), [1, 16]), cache, lastOnly: true);
-        var forwardMs = new List<double>();
-        int steps = Math.Min(64, model.Config.BlockSize - 16);
-        for (int i = 0; i < steps; i++)
-        {
-            using var step = NewDisposeScope();
-            var next = tensor(new long[] { Prompt(i + 1)[i] }, [1, 1]);
-            var sw = Stopwatch.StartNew();
-            model.forward(next, cache, lastOnly: true);
-            forwardMs.Add(sw.Elapsed.TotalMilliseconds);
-        }
         var weights = model.named_parameters().Where(p => p.parameter.dim() == 2 && p.name != "wpe.weight").Select(p => p.parameter).ToList();
         var inputs = weights.Select(w => randn([1, 1, w.shape[1]])).ToList(); // [1, 1, in]
         using var rows = new SingleRowLinear(useHelper: Environment.ProcessorCount > 1);
+        int steps = Math.Min(64, model.Config.BlockSize - 17);
+        using var tokens = sampler.Generate(Prompt(16), options with { MaxNewTokens = steps + 1 }).GetEnumerator();
+        tokens.MoveNext(); // the prompt
+        var stepMs = new List<double>();
+        var forwardMs = new List<double>();
         var projectionMs = new List<double>();
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < steps; i++)
         {
-            using var step = NewDisposeScope();
             var sw = Stopwatch.StartNew();
-            for (int k = 0; k < weights.Count; k++) rows.Forward(inputs[k], weights[k], null);
-            projectionMs.Add(sw.Elapsed.TotalMilliseconds);
+            if (!tokens.MoveNext()) break;
+            stepMs.Add(sw.Elapsed.TotalMilliseconds);
+            using (NewDisposeScope())
+            {
+                var next = tensor(new long[] { Prompt(i + 1)[i] }, [1, 1]);
+                sw.Restart();
+                model.forward(next, cache, lastOnly: true);
+                forwardMs.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            if (i % 4 != 0) continue;
+            using (NewDisposeScope())
+            using (rows.BeginStep())
+            {
+                sw.Restart();
+                for (int k = 0; k < weights.Count; k++) rows.Forward(inputs[k], weights[k], null);
+                projectionMs.Add(sw.Elapsed.TotalMilliseconds);
+            }
         }
-        double forward = Stats.Median(forwardMs), projections = Stats.Median(projectionMs);
+        double step = Stats.Median(stepMs), forward = Stats.Median(forwardMs), projections = Stats.Median(projectionMs);
         double weightBytes = weights.Sum(w => w.NumberOfElements) * 4.0;
-        return new DecodePhases(projections, forward - projections, 1000 / decodeTokensPerSecond - forward, weightBytes / (projections / 1000) / 1e9);
+        return new DecodePhases(projections, forward - projections, step - forward, weightBytes / (projections / 1000) / 1e9)
+        {
+            SlowTokensMs = 1000 / decodeTokensPerSecond - medianTokenMs,
+        };
     }
 
-    /// <summary>(ms to the first token, tokens/s after it).</summary>
-    private static (double FirstTokenMs, double TokensPerSecond) Decode(Sampler sampler, int[] prompt, SamplingOptions options)
+    /// <summary>(ms to the first token, tokens/s after it, the median ms between two tokens after it).</summary>
+    private static (double FirstTokenMs, double TokensPerSecond, double MedianTokenMs) Decode(Sampler sampler, int[] prompt, SamplingOptions options)
     {
         var sw = Stopwatch.StartNew();
-        double first = 0;
-        int count = 0;
+        double first = 0, previous = 0;
+        var gaps = new List<double>();
         foreach (var _ in sampler.Generate(prompt, options))
         {
-            if (count++ == 0) first = sw.Elapsed.TotalMilliseconds;
+            double now = sw.Elapsed.TotalMilliseconds;
+            if (previous == 0) first = now;
+            else gaps.Add(now - previous);
+            previous = now;
         }
-        double rest = sw.Elapsed.TotalMilliseconds - first;
-        return (first, count > 1 ? (count - 1) / (rest / 1000) : double.NaN);
+        return (first, gaps.Count > 0 ? gaps.Count / ((previous - first) / 1000) : double.NaN, Stats.Median(gaps));
     }
+
+    private static string Join(IEnumerable<double> values, string format) =>
+        string.Join(" / ", values.Select(v => v.ToString(format, CultureInfo.InvariantCulture)));
 
     private static double Time(Action action)
     {

@@ -161,7 +161,14 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         public Tensor forward(Tensor x, KvCache? cache, int layer)
         {
             long b = x.shape[0], t = x.shape[1], c = x.shape[2];
-            var qkv = Project(rows, x, c_attn.weight!, c_attn.bias, training).split(c, dim: 2); // 3 × [B, T, C]
+            var projected = Project(rows, x, c_attn.weight!, c_attn.bias, training); // [B, T, 3C]
+            if (!training && cache is not null && cache.CanAttendOne(layer, projected))
+            {
+                // Decoding one token: one pass over the cache's memory instead of about fifteen libtorch calls.
+                var one = cache.AttendOne(layer, projected); // [1, 1, C]
+                return Project(rows, one, c_proj.weight!, c_proj.bias, training);
+            }
+            var qkv = projected.split(c, dim: 2); // 3 × [B, T, C]
             var q = qkv[0].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
             var k = qkv[1].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
             var v = qkv[2].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]

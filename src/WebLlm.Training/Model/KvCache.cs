@@ -37,6 +37,12 @@ public sealed class KvCache : IDisposable
         return (keys[layer][.., .., ..(int)(Length + t), ..], values[layer][.., .., ..(int)(Length + t), ..]);
     }
 
+    /// <summary>Whether <see cref="AttendOne"/> can take this layer's step (one new token at batch 1; see <see cref="SingleQueryAttention"/>).</summary>
+    internal bool CanAttendOne(int layer, Tensor qkv) => SingleQueryAttention.Applies(qkv, keys[layer], values[layer], Length);
+
+    /// <summary>Appends the new token's key and value from qkv [1, 1, 3C] and returns its attention output [1, 1, C].</summary>
+    internal Tensor AttendOne(int layer, Tensor qkv) => SingleQueryAttention.Forward(qkv, keys[layer], values[layer], Length);
+
     /// <summary>Called once per forward, after every layer has appended.</summary>
     internal void Advance(int t) => Length += t;
 

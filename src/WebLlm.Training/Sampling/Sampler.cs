@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using WebLlm.Training.Model;
 using WebLlm.Training.Tokenization;
@@ -182,13 +183,27 @@ public sealed class Sampler
         return ids;
     }
 
-    /// <summary>log Σ exp(logits), shifted by the largest so that nothing overflows.</summary>
-    private static double LogSumExp(ReadOnlySpan<float> logits)
+    /// <summary>
+    /// log Σ exp(logits), shifted by the largest so that nothing overflows. In double like the scalar loop it replaces,
+    /// eight logits at a time: one scalar exp per logit of a 50,257-word vocabulary was 0.4 ms of every token.
+    /// </summary>
+    internal static double LogSumExp(ReadOnlySpan<float> logits)
     {
+        var maxes = Vector256.Create(float.NegativeInfinity);
+        int i = 0;
+        for (; i <= logits.Length - 8; i += 8) maxes = Vector256.Max(maxes, Vector256.Create(logits.Slice(i, 8)));
         float max = float.NegativeInfinity;
-        foreach (float l in logits) max = Math.Max(max, l);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
+        for (int lane = 0; lane < 8; lane++) max = Math.Max(max, maxes[lane]);
+        for (; i < logits.Length; i++) max = Math.Max(max, logits[i]);
+        var shift = Vector256.Create((double)max);
+        var sums = Vector256<double>.Zero;
+        for (i = 0; i <= logits.Length - 8; i += 8)
+        {
+            var eight = Vector256.Create(logits.Slice(i, 8));
+            sums += Vector256.Exp(Vector256.WidenLower(eight) - shift) + Vector256.Exp(Vector256.WidenUpper(eight) - shift);
+        }
+        double sum = Vector256.Sum(sums);
+        for (; i < logits.Length; i++) sum += Math.Exp(logits[i] - max);
         return max + Math.Log(sum);
     }
 
