@@ -94,6 +94,8 @@ public sealed class TestingOptions
     public int CheckpointFileDelayMs { get; set; }
     /// <summary>Checkpoint writes of steps at or after this one fail with ENOSPC ("No space left on device") (0: off).</summary>
     public long CheckpointDiskFullFromStep { get; set; }
+    /// <summary>Hold every API read this long after it passed the rate limits (0: off).</summary>
+    public int ReadDelayMs { get; set; }
 
     public bool Any => PoisonLossFromStep > 0 || CheckpointFileDelayMs > 0 || CheckpointDiskFullFromStep > 0;
 }

@@ -115,6 +115,15 @@ public static class SecurityExtensions
             await next(ctx);
         });
         app.UseRateLimiter();
+        if (app.Services.GetRequiredService<IOptions<WebLlmOptions>>().Value.Testing.ReadDelayMs is > 0 and var delay)
+        {
+            // Test-only: hold each API read inside the read gate, so a test can fill the gate without racing the server.
+            app.Use(async (ctx, next) =>
+            {
+                if (KindOf(ctx.Request) == RequestKind.Read) await Task.Delay(delay, ctx.RequestAborted);
+                await next(ctx);
+            });
+        }
         return app;
     }
 
