@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -18,17 +19,17 @@ internal static unsafe class SingleRowOps
 
     /// <summary>
     /// Whether the methods here apply to <paramref name="x"/>: one contiguous fp32 row on the CPU, no autograd (they
-    /// write in place or bypass the graph), and vector exp in hardware.
+    /// write in place or bypass the graph), and AVX.
     /// </summary>
     public static bool Applies(Tensor x) =>
-        Vector256.IsHardwareAccelerated && !is_grad_enabled()
+        Avx.IsSupported && Vector256.IsHardwareAccelerated && !is_grad_enabled()
         && x.dtype == ScalarType.Float32 && x.device_type == DeviceType.CPU
-        && x.NumberOfElements == x.shape[^1] && x.is_contiguous();
+        && x.NumberOfElements == x.size(-1) && x.is_contiguous();
 
     /// <summary>Whether <see cref="LayerNorm(Tensor, TorchSharp.Modules.LayerNorm)"/> can read this module's parameters.</summary>
     public static bool Applies(LayerNorm ln, Tensor x) =>
-        ln.weight is { } w && w.dtype == ScalarType.Float32 && w.device_type == DeviceType.CPU && w.is_contiguous() && w.NumberOfElements == x.shape[^1]
-        && (ln.bias is not { } b || (b.dtype == ScalarType.Float32 && b.device_type == DeviceType.CPU && b.is_contiguous() && b.NumberOfElements == x.shape[^1]));
+        ln.weight is { } w && w.dtype == ScalarType.Float32 && w.device_type == DeviceType.CPU && w.is_contiguous() && w.NumberOfElements == x.size(-1)
+        && (ln.bias is not { } b || (b.dtype == ScalarType.Float32 && b.device_type == DeviceType.CPU && b.is_contiguous() && b.NumberOfElements == x.size(-1)));
 
     /// <summary>wte[token] + wpe[position] as [1, 1, C]; null when the token is not a valid id (libtorch then reports it).</summary>
     public static Tensor? Embed(Tensor idx, Tensor wte, Tensor wpe, long position)
@@ -57,7 +58,7 @@ internal static unsafe class SingleRowOps
     /// <summary>ln(x) as a new row; see <see cref="Applies(Tensor)"/> and <see cref="Applies(LayerNorm, Tensor)"/>.</summary>
     public static Tensor LayerNorm(Tensor x, LayerNorm ln)
     {
-        var y = empty(x.shape, dtype: ScalarType.Float32);
+        var y = empty_like(x); // x.shape alone would cost a native call and an array
         fixed (float* xp = MemoryMarshal.Cast<byte, float>(x.bytes))
         fixed (float* yp = MemoryMarshal.Cast<byte, float>(y.bytes))
             Normalize(xp, yp, ln, (int)x.NumberOfElements);
@@ -90,41 +91,82 @@ internal static unsafe class SingleRowOps
     }
 
     /// <summary>
-    /// GELU with GPT-2's tanh approximation, in place: 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)·(x + 0.044715·x³),
-    /// the sigmoid form needing one vector exp and no tanh.
+    /// GELU with GPT-2's tanh approximation, in place: 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), tanh from
+    /// Eigen's rational approximation (a few ulp in float). .NET's Vector256.Exp took 23 µs over 3,072 values here,
+    /// three times libtorch's whole GELU.
     /// </summary>
     public static Tensor GeluTanh_(Tensor x)
     {
         int n = (int)x.NumberOfElements;
         fixed (float* p = MemoryMarshal.Cast<byte, float>(x.bytes))
         {
-            var minusTwoScale = Vector256.Create(-2f * GeluScale);
+            var scale = Vector256.Create(GeluScale);
             var cubic = Vector256.Create(0.044715f);
-            var one = Vector256<float>.One;
+            var half = Vector256.Create(0.5f);
             int i = 0;
             for (; i <= n - 8; i += 8)
             {
                 var v = Vector256.Load(p + i);
-                var e = Vector256.Exp(minusTwoScale * (v + cubic * v * v * v)); // exp(-2u)
-                Vector256.Store(v / (one + e), p + i);
+                var t = Tanh(scale * (v + cubic * v * v * v));
+                Vector256.Store(half * v * (Vector256<float>.One + t), p + i);
             }
             for (; i < n; i++)
             {
                 float v = p[i];
-                p[i] = v / (1f + MathF.Exp(-2f * GeluScale * (v + 0.044715f * v * v * v)));
+                p[i] = 0.5f * v * (1f + MathF.Tanh(GeluScale * (v + 0.044715f * v * v * v)));
             }
         }
         return x;
     }
 
+    /// <summary>Eigen's generic_fast_tanh_float: x·P(x²)/Q(x²) on x clamped to ±7.9 (where tanh is 1 in float).</summary>
+    private static Vector256<float> Tanh(Vector256<float> x)
+    {
+        var clamp = Vector256.Create(7.90531110763549805f);
+        x = Vector256.Min(Vector256.Max(x, -clamp), clamp);
+        var x2 = x * x;
+        var p = Vector256.Create(-2.76076847742355e-16f);
+        p = p * x2 + Vector256.Create(2.00018790482477e-13f);
+        p = p * x2 + Vector256.Create(-8.60467152213735e-11f);
+        p = p * x2 + Vector256.Create(5.12229709037114e-08f);
+        p = p * x2 + Vector256.Create(1.48572235717979e-05f);
+        p = p * x2 + Vector256.Create(6.37261928875436e-04f);
+        p = p * x2 + Vector256.Create(4.89352455891786e-03f);
+        p *= x;
+        var q = Vector256.Create(1.19825839466702e-06f);
+        q = q * x2 + Vector256.Create(1.18534705686654e-04f);
+        q = q * x2 + Vector256.Create(2.26843463243900e-03f);
+        q = q * x2 + Vector256.Create(4.89352518554385e-03f);
+        return p / q;
+    }
+
     /// <summary>y = (x − mean)/√(var + eps)·weight + bias, the mean and (biased) variance summed in double over two passes.</summary>
     private static void Normalize(float* x, float* y, LayerNorm ln, int n)
     {
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += x[i];
+        // Four double accumulators: a scalar chain of 768 dependent adds took longer than libtorch's whole layer norm.
+        var s0 = Vector256<double>.Zero;
+        var s1 = Vector256<double>.Zero;
+        int i = 0;
+        for (; i <= n - 8; i += 8)
+        {
+            s0 += Avx.ConvertToVector256Double(Vector128.Load(x + i));
+            s1 += Avx.ConvertToVector256Double(Vector128.Load(x + i + 4));
+        }
+        double sum = Vector256.Sum(s0 + s1);
+        for (; i < n; i++) sum += x[i];
         double mean = sum / n;
-        double squares = 0;
-        for (int i = 0; i < n; i++)
+        var m4 = Vector256.Create(mean);
+        s0 = Vector256<double>.Zero;
+        s1 = Vector256<double>.Zero;
+        for (i = 0; i <= n - 8; i += 8)
+        {
+            var lo = Avx.ConvertToVector256Double(Vector128.Load(x + i)) - m4;
+            var hi = Avx.ConvertToVector256Double(Vector128.Load(x + i + 4)) - m4;
+            s0 += lo * lo;
+            s1 += hi * hi;
+        }
+        double squares = Vector256.Sum(s0 + s1);
+        for (; i < n; i++)
         {
             double d = x[i] - mean;
             squares += d * d;
@@ -134,7 +176,14 @@ internal static unsafe class SingleRowOps
         fixed (float* w = MemoryMarshal.Cast<byte, float>(ln.weight!.bytes))
         fixed (float* b = ln.bias is { } bias ? MemoryMarshal.Cast<byte, float>(bias.bytes) : default)
         {
-            for (int i = 0; i < n; i++)
+            var mv = Vector256.Create(m);
+            var rv = Vector256.Create(rstd);
+            for (i = 0; i <= n - 8; i += 8)
+            {
+                var v = (Vector256.Load(x + i) - mv) * rv * Vector256.Load(w + i);
+                Vector256.Store(b is null ? v : v + Vector256.Load(b + i), y + i);
+            }
+            for (; i < n; i++)
                 y[i] = (x[i] - m) * rstd * w[i] + (b is null ? 0f : b[i]);
         }
     }
