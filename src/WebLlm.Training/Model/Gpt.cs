@@ -63,14 +63,16 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         if (start + t > Config.BlockSize)
             throw new ArgumentException($"Cannot forward {start + t} positions: the context is {Config.BlockSize}.");
         // Decoding one token: every projection is a single row (see Project).
-        using var step = !training && !is_grad_enabled() && idx.NumberOfElements == 1 ? rows.BeginStep() : default;
-        var pos = arange(start, start + t, dtype: ScalarType.Int64, device: idx.device); // [T]
-        var x = drop.Apply(wte.call(idx) + wpe.call(pos), training); // [B, T, C]
+        bool decoding = !training && !is_grad_enabled() && idx.NumberOfElements == 1;
+        using var step = decoding ? rows.BeginStep() : default;
+        // Decoding one token: the elementwise work is done on the row's memory too (see SingleRowOps).
+        var x = (decoding ? SingleRowOps.Embed(idx, wte.weight!, wpe.weight!, start) : null)
+            ?? drop.Apply(wte.call(idx) + wpe.call(arange(start, start + t, dtype: ScalarType.Int64, device: idx.device)), training); // [B, T, C]
         for (int i = 0; i < h.Count; i++)
             x = h[i].forward(x, cache, i);
         cache?.Advance((int)t);
-        x = ln_f.call(x);
-        if (lastOnly) x = x.narrow(1, t - 1, 1); // [B, 1, C]
+        x = !training && SingleRowOps.Applies(x) && SingleRowOps.Applies(ln_f, x) ? SingleRowOps.LayerNorm(x, ln_f) : ln_f.call(x);
+        if (lastOnly && t > 1) x = x.narrow(1, t - 1, 1); // [B, 1, C]
         return Project(rows, x, wte.weight!, null, training).MoveToOuterDisposeScope(); // [B, T, vocab]
     }
 
@@ -135,6 +137,15 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
 
         public Tensor forward(Tensor x, KvCache? cache, int layer)
         {
+            if (!training && SingleRowOps.Applies(x) && SingleRowOps.Applies(ln_1, x) && SingleRowOps.Applies(ln_2, x))
+            {
+                // Decoding one token: the same block with the residual stream updated in place, a pass over the row
+                // for each add and norm instead of a libtorch call each.
+                var a = SingleRowOps.LayerNorm(x, ln_1);
+                var m = SingleRowOps.AddLayerNorm(x, attn.forward(a, cache, layer), ln_2); // x += attn(ln_1(x)); ln_2(x)
+                SingleRowOps.Add(x, mlp.forward(m));
+                return x;
+            }
             x = x + attn.forward(ln_1.call(x), cache, layer);
             return x + mlp.forward(ln_2.call(x));
         }
@@ -219,7 +230,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
 
         public Tensor forward(Tensor x)
         {
-            var hidden = Project(rows, x, c_fc.weight!, c_fc.bias, training).gelu(GELU.Approximate.tanh); // [B, T, 4C]
+            var hidden = Project(rows, x, c_fc.weight!, c_fc.bias, training); // [B, T, 4C]
+            hidden = !training && SingleRowOps.Applies(hidden) ? SingleRowOps.GeluTanh_(hidden) : hidden.gelu(GELU.Approximate.tanh);
             return dropout.Apply(Project(rows, hidden, c_proj.weight!, c_proj.bias, training), training); // [B, T, C]
         }
     }
