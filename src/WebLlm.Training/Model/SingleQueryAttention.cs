@@ -22,8 +22,7 @@ internal static unsafe class SingleQueryAttention
     public static bool Applies(Tensor qkv, Tensor keys, Tensor values, int past) =>
         Fma.IsSupported && Vector256.IsHardwareAccelerated && !is_grad_enabled()
         && qkv.dtype == ScalarType.Float32 && qkv.device_type == DeviceType.CPU && qkv.NumberOfElements == qkv.shape[^1] && qkv.is_contiguous()
-        && keys.dtype == ScalarType.Float32 && keys.device_type == DeviceType.CPU && keys.is_contiguous() && keys.shape[0] == 1
-        && values.dtype == ScalarType.Float32 && values.device_type == DeviceType.CPU && values.is_contiguous()
+        && SingleRowOps.IsCpuFloat(keys) && keys.shape[0] == 1 && SingleRowOps.IsCpuFloat(values)
         && past < keys.shape[2] && qkv.shape[^1] == 3 * keys.shape[1] * keys.shape[3];
 
     /// <summary>
@@ -60,32 +59,13 @@ internal static unsafe class SingleQueryAttention
         float max = float.NegativeInfinity;
         for (int p = 0; p < length; p++)
         {
-            scores[p] = Dot(q, k + (long)p * hs, hs) * scale;
+            scores[p] = SingleRowLinear.Dot(q, k + (long)p * hs, hs) * scale;
             max = MathF.Max(max, scores[p]);
         }
         float sum = 0;
         for (int p = 0; p < length; p++) sum += scores[p] = MathF.Exp(scores[p] - max);
         new Span<float>(y, hs).Clear();
         for (int p = 0; p < length; p++) Axpy(scores[p] / sum, v + (long)p * hs, y, hs);
-    }
-
-    /// <summary>Σ a[i]·b[i]: two 8-wide accumulators, then the tail one by one (head sizes are small).</summary>
-    private static float Dot(float* a, float* b, int n)
-    {
-        var s0 = Vector256<float>.Zero;
-        var s1 = Vector256<float>.Zero;
-        int i = 0;
-        for (; i <= n - 16; i += 16)
-        {
-            s0 = Fma.MultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
-            s1 = Fma.MultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), s1);
-        }
-        for (; i <= n - 8; i += 8)
-            s0 = Fma.MultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s0);
-        float sum = Vector256.Sum(s0 + s1);
-        for (; i < n; i++)
-            sum += a[i] * b[i];
-        return sum;
     }
 
     /// <summary>y += a·x.</summary>

@@ -51,12 +51,11 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     /// </summary>
     public static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
         Fma.IsSupported && Vector256.IsHardwareAccelerated && !is_grad_enabled()
-        && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && (bias is null || bias.dtype == ScalarType.Float32)
-        && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
+        && x.dtype == ScalarType.Float32 && x.device_type == DeviceType.CPU // one row: made contiguous in Forward if it is not
+        && SingleRowOps.IsCpuFloat(weight) && (bias is null || SingleRowOps.IsCpuFloat(bias))
         && x.NumberOfElements == x.shape[^1] && weight.NumberOfElements * sizeof(float) <= int.MaxValue
         // Shapes that F.linear would reject go there, for its error message (this kernel would read past the end).
-        && weight.dim() == 2 && weight.shape[1] == x.shape[^1] && (bias is null || bias.NumberOfElements == weight.shape[0])
-        && weight.is_contiguous() && (bias is null || bias.is_contiguous());
+        && weight.dim() == 2 && weight.shape[1] == x.shape[^1] && (bias is null || bias.NumberOfElements == weight.shape[0]);
 
     /// <summary>
     /// Marks a forward pass whose projections are single rows. A token's projections come tens of microseconds
@@ -198,7 +197,7 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     }
 
     /// <summary>Σ a[i]·b[i] with four 8-wide accumulators (loads overlap), then the tail one by one.</summary>
-    private static float Dot(float* a, float* b, int n)
+    internal static float Dot(float* a, float* b, int n)
     {
         var s0 = Vector256<float>.Zero;
         var s1 = Vector256<float>.Zero;

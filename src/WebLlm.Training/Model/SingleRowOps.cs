@@ -28,15 +28,17 @@ internal static unsafe class SingleRowOps
 
     /// <summary>Whether <see cref="LayerNorm(Tensor, TorchSharp.Modules.LayerNorm)"/> can read this module's parameters.</summary>
     public static bool Applies(LayerNorm ln, Tensor x) =>
-        ln.weight is { } w && w.dtype == ScalarType.Float32 && w.device_type == DeviceType.CPU && w.is_contiguous() && w.NumberOfElements == x.size(-1)
-        && (ln.bias is not { } b || (b.dtype == ScalarType.Float32 && b.device_type == DeviceType.CPU && b.is_contiguous() && b.NumberOfElements == x.size(-1)));
+        ln.weight is { } w && IsCpuFloat(w) && w.NumberOfElements == x.size(-1)
+        && (ln.bias is not { } b || (IsCpuFloat(b) && b.NumberOfElements == x.size(-1)));
+
+    /// <summary>Contiguous fp32 in CPU memory: what the decoding kernels here read through <c>Tensor.bytes</c>.</summary>
+    internal static bool IsCpuFloat(Tensor t) => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous();
 
     /// <summary>wte[token] + wpe[position] as [1, 1, C]; null when the token is not a valid id (libtorch then reports it).</summary>
     public static Tensor? Embed(Tensor idx, Tensor wte, Tensor wpe, long position)
     {
         if (idx.dtype != ScalarType.Int64 || idx.device_type != DeviceType.CPU || idx.NumberOfElements != 1
-            || wte.dtype != ScalarType.Float32 || wpe.dtype != ScalarType.Float32 || !wte.is_contiguous() || !wpe.is_contiguous()
-            || wte.device_type != DeviceType.CPU || wpe.device_type != DeviceType.CPU || position >= wpe.shape[0])
+            || !IsCpuFloat(wte) || !IsCpuFloat(wpe) || position >= wpe.shape[0])
             return null;
         long token = MemoryMarshal.Cast<byte, long>(idx.bytes)[0];
         if (token < 0 || token >= wte.shape[0]) return null;
@@ -47,11 +49,7 @@ internal static unsafe class SingleRowOps
         fixed (float* t = tokenRow)
         fixed (float* p = positionRow)
         fixed (float* y = MemoryMarshal.Cast<byte, float>(x.bytes))
-        {
-            int i = 0;
-            for (; i <= c - 8; i += 8) Vector256.Store(Vector256.Load(t + i) + Vector256.Load(p + i), y + i);
-            for (; i < c; i++) y[i] = t[i] + p[i];
-        }
+            Sum(t, p, y, c);
         return x;
     }
 
@@ -83,11 +81,15 @@ internal static unsafe class SingleRowOps
         int n = (int)x.NumberOfElements;
         fixed (float* xp = MemoryMarshal.Cast<byte, float>(x.bytes))
         fixed (float* dp = MemoryMarshal.Cast<byte, float>(delta.bytes))
-        {
-            int i = 0;
-            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(xp + i) + Vector256.Load(dp + i), xp + i);
-            for (; i < n; i++) xp[i] += dp[i];
-        }
+            Sum(xp, dp, xp, n);
+    }
+
+    /// <summary>y = a + b over n floats (y may be a).</summary>
+    private static void Sum(float* a, float* b, float* y, int n)
+    {
+        int i = 0;
+        for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(a + i) + Vector256.Load(b + i), y + i);
+        for (; i < n; i++) y[i] = a[i] + b[i];
     }
 
     /// <summary>
