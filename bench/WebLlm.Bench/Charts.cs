@@ -106,6 +106,36 @@ internal static class Charts
         plot.SavePng(path, Width, Height);
     }
 
+    /// <summary>Each round's server variants as a share of that round's CLI, the pooled figure last, against the 97% line.</summary>
+    public static void Dashboard(string path, DashboardCostResult d)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var bars = new List<Bar>();
+        var groups = d.PerRound.Select(r => ($"round {r.Round}\n{r.Order}", r.ServerRatio, r.Ratio))
+            .Append(("all rounds\n(median ms/step)", d.ServerRatio, d.Ratio)).ToList();
+        for (int i = 0; i < groups.Count; i++)
+        {
+            var (_, alone, watched) = groups[i];
+            bars.Add(new Bar { Position = i * 3, Value = alone * 100, FillColor = palette.GetColor(0), Label = $"{alone * 100:F1}" });
+            bars.Add(new Bar { Position = i * 3 + 1, Value = watched * 100, FillColor = palette.GetColor(1), Label = $"{watched * 100:F1}" });
+        }
+        plot.Add.Bars(bars);
+        var target = plot.Add.HorizontalLine(97);
+        target.LineColor = Colors.Red;
+        target.LinePattern = LinePattern.Dashed;
+        target.LegendText = "target: 97% of the CLI";
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "server, browser paused", FillColor = palette.GetColor(0) });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "server + Chromium on the run page", FillColor = palette.GetColor(1) });
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            groups.Select((_, i) => i * 3 + 0.5).ToArray(), groups.Select(g => g.Item1).ToArray());
+        plot.Title("The dashboard's cost: training tokens/s as a share of the CLI's (tiny, batch 12)");
+        plot.YLabel("% of the CLI's tokens/s");
+        plot.Axes.SetLimitsY(0, 140);
+        plot.SavePng(path, Width, Height);
+    }
+
     private static void Labels(Plot plot, string[] labels) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Enumerable.Range(0, labels.Length).Select(i => (double)i).ToArray(), labels);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -10,32 +11,55 @@ namespace WebLlm.Bench;
 
 /// <summary>
 /// One way of training the run, measured over the steady-state steps: median ms/step, and per second of wall time
-/// in that window the CPU seconds of the server's training threads (the training thread and libtorch's OpenMP
-/// workers), of the server's other threads (Kestrel, SignalR, SQLite writer, GC), and of the browser's processes;
-/// null where there is no such process.
+/// in those steps' windows the CPU seconds of the server's training threads (the training thread and libtorch's
+/// OpenMP workers), of the server's other threads (Kestrel, SignalR, SQLite writer, GC), and of the browser's
+/// processes; null where there is no such process.
 /// </summary>
 public sealed record DashboardVariant(string Name, double MsPerStep, double? TrainingCpu, double? ServerCpu, double? BrowserCpu);
 
+/// <summary>One round's medians (ms/step): the CLI's run, and the server's one run, watched and paused by turns.</summary>
+public sealed record DashboardRound(int Round, string Order, double Cli, double Server, double ServerWithBrowser)
+{
+    public double Ratio => Cli / ServerWithBrowser;
+    public double ServerRatio => Cli / Server;
+
+    /// <summary>The browser's own cost, measured within one run: watched steps against paused ones.</summary>
+    public double BrowserRatio => Server / ServerWithBrowser;
+}
+
 public sealed record DashboardCostResult(
-    int Steps, int WarmupSteps, int Rounds, DashboardVariant Cli, DashboardVariant Server, DashboardVariant ServerWithBrowser, long LatestBrowserReadyStep)
+    int Steps, int WarmupSteps, int Rounds, int WindowSteps, DashboardVariant Cli, DashboardVariant Server, DashboardVariant ServerWithBrowser,
+    long LatestBrowserReadyStep, IReadOnlyList<DashboardRound> PerRound)
 {
     /// <summary>The target's figure: the server with a browser watching keeps this much of the CLI's tokens/s.</summary>
     public double Ratio => Cli.MsPerStep / ServerWithBrowser.MsPerStep;
 
-    /// <summary>The server's own share: persisting and the hub, nobody watching.</summary>
+    /// <summary>The server's own share: persisting and the hub, the browser paused.</summary>
     public double ServerRatio => Cli.MsPerStep / Server.MsPerStep;
+
+    /// <summary>The browser's share, within the same runs (free of the machine's drift between runs).</summary>
+    public double BrowserRatio => Server.MsPerStep / ServerWithBrowser.MsPerStep;
 }
 
 /// <summary>
-/// The same tiny run trained three ways: by the CLI, inside the server with every step persisted and pushed but
-/// nobody watching, and inside the server with a real Chromium on the run page. A person watches a steady state,
-/// so the browser boots, connects and renders the run page before the measured steps (WebAssembly download and
-/// JIT are a one-off, not the dashboard's running cost), and only steps after <c>warmup</c> count, the same
-/// steps for all three. Rounds alternate the three so drifting machine load hits each; medians over steps.
+/// The same tiny run trained by the CLI and inside the server with every step persisted and pushed to a real
+/// Chromium on the run page. A person watches a steady state, so the browser boots, connects and renders the run
+/// page before the measured steps (WebAssembly download and JIT are a one-off, not the dashboard's running cost),
+/// and only steps after <c>warmup</c> count. This VM's speed drifts by several percent from one minute to the next,
+/// more than the browser's cost, so the browser's share is measured within one server run: after the warm-up the
+/// browser is paused (SIGSTOP: no CPU at all, as if nobody watched) and resumed by turns every 150 steps (a quarter
+/// of the measured steps in a short run), and each window's first <see cref="ToggleMargin"/> steps (the resumed page
+/// catching up) are left out. The server run is twice the CLI's measured length, so each half matches it. Rounds
+/// alternate which of the CLI and the server goes first; medians over steps.
 /// </summary>
 internal static partial class DashboardCost
 {
-    private const int Documents = 20000, Batch = 12, CpuWindowMargin = 25;
+    private const int Documents = 20000, Batch = 12, CpuWindowMargin = 25, ToggleMargin = 25;
+    private const int SigStop = 19, SigCont = 18; // Linux x86-64 and arm64
+    private static readonly string[] VariantNames = ["CLI", "server, browser paused", "server + Chromium on the run page"];
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
 
     public static async Task<DashboardCostResult> RunAsync(Webllm cli, int steps, int warmup, int rounds, Action<string> log)
     {
@@ -44,47 +68,64 @@ internal static partial class DashboardCost
         cli.Run(["prepare", "--input", "builtin", "--tokenizer", "char", "--out", Path.Combine(dir, "data"), "--max-documents", $"{Documents}"]);
 
         var cliMs = new List<double>();
-        var server = new Samples();
+        var paused = new Samples();
         var watched = new Samples();
         long latestReady = 0;
+        var perRound = new List<DashboardRound>();
+        // Twice the CLI's measured steps, in windows of equal length, and the margin the CPU window keeps from the end.
+        int windowSteps = Math.Clamp((steps - warmup) / 4, 50, 150), serverSteps = warmup + 2 * (steps - warmup) + CpuWindowMargin;
         for (int round = 0; round < rounds; round++)
         {
-            var lines = cli.Run(["train", "--data", Path.Combine(dir, "data"), "--preset", "tiny", "--steps", $"{steps}", "--batch-size", $"{Batch}",
-                "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--threads", threads, "--peak-flops", "1e11",
-                "--out", Path.Combine(dir, $"cli-{round}")]);
-            var roundCli = lines.Select(l => StepMs().Match(l)).Where(m => m.Success && int.Parse(m.Groups["step"].Value, CultureInfo.InvariantCulture) > warmup)
-                .Select(m => double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture)).ToList();
+            bool cliFirst = round % 2 == 0;
+            List<double> roundCli = [];
+            ToggledRun? run = null;
+            foreach (bool cliNow in new[] { cliFirst, !cliFirst })
+            {
+                if (cliNow) roundCli = CliRun(cli, Path.Combine(dir, "data"), Path.Combine(dir, $"cli-{round}"), steps, warmup, threads);
+                else run = await ServerRunAsync(Path.Combine(dir, $"server-{round}"), serverSteps, warmup, windowSteps, threads, log);
+            }
             cliMs.AddRange(roundCli);
-            var alone = await ServerRunAsync(Path.Combine(dir, $"server-{round}"), steps, warmup, threads, browser: false, log);
-            server.Add(alone);
-            var w = await ServerRunAsync(Path.Combine(dir, $"watched-{round}"), steps, warmup, threads, browser: true, log);
-            watched.Add(w);
-            latestReady = Math.Max(latestReady, w.ReadyStep);
-            double c = Stats.Median(roundCli), s = Stats.Median(alone.Ms), b = Stats.Median(w.Ms);
-            log($"dashboard cost round {round + 1}: CLI {c:F1} ms/step, server {s:F1} ({c / s:P1}), server + browser {b:F1} ({c / b:P1}); browser ready at step {w.ReadyStep}");
+            paused.Add(run!.Paused);
+            watched.Add(run.Watching);
+            latestReady = Math.Max(latestReady, run.ReadyStep);
+            var r = new DashboardRound(round + 1, cliFirst ? "CLI → server" : "server → CLI", Stats.Median(roundCli), Stats.Median(run.Paused.Ms), Stats.Median(run.Watching.Ms));
+            perRound.Add(r);
+            log($"dashboard cost round {r.Round} ({r.Order}): CLI {r.Cli:F1} ms/step, server with the browser paused {r.Server:F1} ({r.ServerRatio:P1}), " +
+                $"watched {r.ServerWithBrowser:F1} ({r.Ratio:P1}; the browser's own share {r.BrowserRatio:P1}); browser ready at step {run.ReadyStep}");
         }
         Directory.Delete(dir, recursive: true);
-        return new DashboardCostResult(steps, warmup, rounds, new DashboardVariant("CLI", Stats.Median(cliMs), null, null, null),
-            server.Variant("server, no browser"), watched.Variant("server + Chromium on the run page"), latestReady);
+        return new DashboardCostResult(steps, warmup, rounds, windowSteps, new DashboardVariant(VariantNames[0], Stats.Median(cliMs), null, null, null),
+            paused.Variant(VariantNames[1]), watched.Variant(VariantNames[2]), latestReady, perRound);
     }
 
-    private sealed record ServerRound(List<double> Ms, double TrainingCpu, double ServerCpu, double? BrowserCpu, long ReadyStep);
+    private static List<double> CliRun(Webllm cli, string data, string outDir, int steps, int warmup, string threads)
+    {
+        var lines = cli.Run(["train", "--data", data, "--preset", "tiny", "--steps", $"{steps}", "--batch-size", $"{Batch}",
+            "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--threads", threads, "--peak-flops", "1e11", "--out", outDir]);
+        return lines.Select(l => StepMs().Match(l)).Where(m => m.Success && int.Parse(m.Groups["step"].Value, CultureInfo.InvariantCulture) > warmup)
+            .Select(m => double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture)).ToList();
+    }
+
+    /// <summary>Steps and CPU of one state (watched or paused) over its windows of a server run.</summary>
+    private sealed record Phase(List<double> Ms, double TrainingCpu, double ServerCpu, double BrowserCpu);
+
+    private sealed record ToggledRun(Phase Watching, Phase Paused, long ReadyStep);
 
     private sealed class Samples
     {
         public List<double> Ms { get; } = [];
         private readonly List<double> trainingCpu = [], serverCpu = [], browserCpu = [];
 
-        public void Add(ServerRound r)
+        public void Add(Phase p)
         {
-            Ms.AddRange(r.Ms);
-            trainingCpu.Add(r.TrainingCpu);
-            serverCpu.Add(r.ServerCpu);
-            if (r.BrowserCpu is double b) browserCpu.Add(b);
+            Ms.AddRange(p.Ms);
+            trainingCpu.Add(p.TrainingCpu);
+            serverCpu.Add(p.ServerCpu);
+            browserCpu.Add(p.BrowserCpu);
         }
 
         public DashboardVariant Variant(string name) =>
-            new(name, Stats.Median(Ms), Stats.Median(trainingCpu), Stats.Median(serverCpu), browserCpu.Count > 0 ? Stats.Median(browserCpu) : null);
+            new(name, Stats.Median(Ms), Stats.Median(trainingCpu), Stats.Median(serverCpu), Stats.Median(browserCpu));
     }
 
     /// <summary>
@@ -98,7 +139,7 @@ internal static partial class DashboardCost
         string dir = Directory.CreateTempSubdirectory("webllm-dashboard-profile-").FullName;
         string threads = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
         int steps = 400 + (seconds + traceSeconds + 20) * 25; // enough at ~19 steps/s, and a margin for slower machines
-        await ServerRunAsync(Path.Combine(dir, "profiled"), steps, warmup: 200, threads, browser: true, log, async page =>
+        await ServerRunAsync(Path.Combine(dir, "profiled"), steps, warmup: 200, windowSteps: 0, threads, log, async page =>
         {
             var cdp = await page.Context.NewCDPSessionAsync(page);
             await cdp.SendAsync("Performance.enable");
@@ -205,7 +246,8 @@ internal static partial class DashboardCost
             $"{threadNames.GetValueOrDefault((s.Key.Pid, s.Key.Tid), s.Key.Tid.ToString(CultureInfo.InvariantCulture))} {s.Key.Name}: {s.Value.Ms / seconds:F2} ms/s, {s.Value.Count / seconds:F1}/s");
     }
 
-    private static async Task<ServerRound> ServerRunAsync(string dataDir, int steps, int warmup, string threads, bool browser, Action<string> log,
+    /// <summary>One server run with Chromium on the run page, watched and paused by turns after the warm-up; null when profiling.</summary>
+    private static async Task<ToggledRun?> ServerRunAsync(string dataDir, int steps, int warmup, int windowSteps, string threads, Action<string> log,
         Func<IPage, Task>? profile = null)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -230,61 +272,72 @@ internal static partial class DashboardCost
             while ((await http.GetFromJsonAsync<List<DatasetDto>>(ApiRoutes.Datasets))!.FirstOrDefault() is not { Status: DatasetStatus.Ready })
                 await Task.Delay(200);
 
-            IPage? page = null;
-            if (browser)
+            playwright = await Playwright.CreateAsync();
+            chromium = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {
-                playwright = await Playwright.CreateAsync();
-                chromium = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-                {
-                    ExecutablePath = "/usr/bin/chromium", Headless = true,
-                    Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-                });
-                page = await chromium.NewPageAsync();
-                // Boot the app (download, WebAssembly start, hub connection) before the run exists.
-                await page.GotoAsync(baseUri.ToString());
-                await page.Locator("[data-testid=connection-status][data-state=Connected]").WaitForAsync(new() { Timeout = 120_000 });
-            }
+                ExecutablePath = "/usr/bin/chromium", Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+            });
+            var page = await chromium.NewPageAsync();
+            // Boot the app (download, WebAssembly start, hub connection) before the run exists.
+            await page.GotoAsync(baseUri.ToString());
+            await page.Locator("[data-testid=connection-status][data-state=Connected]").WaitForAsync(new() { Timeout = 120_000 });
             var create = await http.PostAsJsonAsync(ApiRoutes.Runs, new CreateRunRequest
             {
                 Preset = "tiny", MaxSteps = steps, BatchSize = Batch, EvalEvery = 0, SampleEvery = 0, CheckpointEvery = 0, Name = "dashboard-cost",
             });
             var run = (await create.Content.ReadFromJsonAsync<RunDto>())!;
-            long readyStep = 0;
-            if (page is not null)
-            {
-                // In-app navigation, as a person clicking the run in the list: the booted app stays.
-                await page.EvaluateAsync("url => Blazor.navigateTo(url)", $"/runs/{run.Id}");
-                await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points ?? 0) > 0",
-                    null, new() { Timeout = 120_000, PollingInterval = 100 });
-                readyStep = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.CurrentStep;
-            }
+            // In-app navigation, as a person clicking the run in the list: the booted app stays.
+            await page.EvaluateAsync("url => Blazor.navigateTo(url)", $"/runs/{run.Id}");
+            await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points ?? 0) > 0",
+                null, new() { Timeout = 120_000, PollingInterval = 100 });
+            long readyStep = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.CurrentStep;
             // Same steps as the CLI's unless the browser was late; then from 20 steps after it rendered.
             long from = Math.Max(warmup, readyStep + 20);
             if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
-            await WaitForStepAsync(http, run.Id, from);
+            long at = await WaitForStepAsync(http, run.Id, from);
             if (profile is not null)
             {
-                await profile(page!);
-                return new ServerRound([], 0, 0, null, readyStep);
+                await profile(page);
+                return null;
             }
+            // Windows of WindowSteps steps, watched and paused by turns. The CPU window closes a little before the
+            // last step: the training thread and its OpenMP workers exit right after it, and their CPU time leaves
+            // /proc with them.
+            var windows = new List<(bool Watching, long From, long To, double Training, double Server, double Browser, double Wall)>();
             var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
-            // The CPU window closes a little before the last step: the training thread and its OpenMP workers exit
-            // right after it, and their CPU time leaves /proc with them.
-            await WaitForStepAsync(http, run.Id, steps - CpuWindowMargin);
-            var (threads1, browser1, wall) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetElapsedTime(wall0).TotalSeconds);
+            bool watching = true;
+            while (at < steps - CpuWindowMargin)
+            {
+                long to = await WaitForStepAsync(http, run.Id, Math.Min(at + windowSteps, steps - CpuWindowMargin));
+                var (threads1, browser1, wall1) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
+                // Per thread, over the threads alive at the end of the window (one that exited took its time with it):
+                // the training thread and libtorch's OpenMP workers, which inherit its name, against all the others.
+                var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
+                windows.Add((watching, at, to, used.Where(t => t.Training).Sum(t => t.Seconds), used.Where(t => !t.Training).Sum(t => t.Seconds),
+                    browser1.Sum(t => t.Value - browser0.GetValueOrDefault(t.Key)), Stopwatch.GetElapsedTime(wall0, wall1).TotalSeconds));
+                watching = !watching;
+                foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, watching ? SigCont : SigStop);
+                (threads0, browser0, wall0, at) = (threads1, browser1, wall1, to);
+            }
+            if (!watching) foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, SigCont);
             while ((await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.Status is RunStatus.Queued or RunStatus.Running)
                 await Task.Delay(200);
-            var metrics = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!;
-            var ms = metrics.Steps.Where(s => s.Step > from && s.Milliseconds is not null).Select(s => s.Milliseconds!.Value).ToList();
-            // Per thread, over the threads alive at the end (one that exited took its time with it): the training
-            // thread and libtorch's OpenMP workers, which inherit its name, against all the others.
-            var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
-            double trainingCpu = used.Where(t => t.Training).Sum(t => t.Seconds) / wall, serverCpu = used.Where(t => !t.Training).Sum(t => t.Seconds) / wall;
-            var byType = browser1.ToDictionary(t => t.Key, t => (t.Value - browser0.GetValueOrDefault(t.Key)) / wall);
-            double? browserCpu = browser ? byType.Values.Sum() : null;
-            log($"server run {run.Id}{(browser ? $" with {page!.Url}" : "")}: {metrics.Steps.Count} steps stored, median {Stats.Median(ms):F1} ms/step after step {from}; " +
-                $"CPU cores busy: training threads {trainingCpu:F2}, other server threads {serverCpu:F2}" + (browserCpu is double b ? $", Chromium {b:F2} ({string.Join(", ", byType.OrderByDescending(t => t.Value).Select(t => $"{t.Key} {t.Value:F2}"))})" : ""));
-            return new ServerRound(ms, trainingCpu, serverCpu, browserCpu, readyStep);
+            var ms = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!.Steps
+                .Where(s => s.Milliseconds is not null).ToDictionary(s => s.Step, s => s.Milliseconds!.Value);
+            Phase Measure(bool state)
+            {
+                var mine = windows.Where(w => w.Watching == state).ToList();
+                double wall = mine.Sum(w => w.Wall);
+                var stepMs = mine.SelectMany(w => Enumerable.Range(0, (int)Math.Max(0, w.To - w.From - ToggleMargin)).Select(i => w.From + ToggleMargin + 1 + i))
+                    .Where(ms.ContainsKey).Select(s => ms[s]).ToList();
+                return new Phase(stepMs, mine.Sum(w => w.Training) / wall, mine.Sum(w => w.Server) / wall, mine.Sum(w => w.Browser) / wall);
+            }
+            var (on, off) = (Measure(true), Measure(false));
+            log($"server run {run.Id} with {page.Url}: {ms.Count} steps stored; {windows.Count} windows from step {from}; median ms/step watched {Stats.Median(on.Ms):F1}, " +
+                $"paused {Stats.Median(off.Ms):F1}; CPU cores busy watched / paused: training threads {on.TrainingCpu:F2} / {off.TrainingCpu:F2}, " +
+                $"other server threads {on.ServerCpu:F2} / {off.ServerCpu:F2}, Chromium {on.BrowserCpu:F2} / {off.BrowserCpu:F2}");
+            return new ToggledRun(on, off, readyStep);
         }
         finally
         {
@@ -296,15 +349,15 @@ internal static partial class DashboardCost
     }
 
     /// <summary>
-    /// Waits until the run has trained <paramref name="step"/> steps: sleeps most of the expected time, then
-    /// polls, so the window's edges are sharp without the polling itself loading the server.
+    /// Waits until the run has trained <paramref name="step"/> steps and returns the step it reached: sleeps most of
+    /// the expected time, then polls, so the window's edges are sharp without the polling itself loading the server.
     /// </summary>
-    private static async Task WaitForStepAsync(HttpClient http, int runId, long step)
+    private static async Task<long> WaitForStepAsync(HttpClient http, int runId, long step)
     {
         while (true)
         {
             var run = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(runId)))!;
-            if (run.CurrentStep >= step || run.Status is not (RunStatus.Queued or RunStatus.Running)) return;
+            if (run.CurrentStep >= step || run.Status is not (RunStatus.Queued or RunStatus.Running)) return run.CurrentStep;
             double msPerStep = run.TokensPerSecond is > 0 and double tps ? Batch * 64 * 1000 / tps : 50;
             double wait = (step - run.CurrentStep) * msPerStep * 0.8;
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(wait, 20, 2000)));

@@ -73,8 +73,9 @@ if (Run("memory"))
 DashboardCostResult? dashboard = null;
 if (Run("dashboard"))
 {
-dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 150 : 800, warmup: quick ? 50 : 200, rounds: quick ? 1 : 3, report.Line);
-report.Dashboard(dashboard);
+    dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 150 : 800, warmup: quick ? 50 : 200, rounds: quick ? 1 : 5, report.Line);
+    report.Dashboard(dashboard);
+    Charts.Dashboard(Path.Combine(outDir, "dashboard.png"), dashboard);
 }
 
 (string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
@@ -209,15 +210,23 @@ namespace WebLlm.Bench
         {
             Line("## Dashboard cost");
             Line("");
-            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Same tiny run (batch 12, context 64, char tokenizer), {d.Steps} steps, median ms/step over steps " +
-                 $"{d.WarmupSteps + 1}–{d.Steps}, {d.Rounds} alternating rounds; the browser had rendered the run page by step {d.LatestBrowserReadyStep} at the latest. " +
-                 "CPU: cores busy per second of wall time over those steps.");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Same tiny run (batch 12, context 64, char tokenizer), median ms/step over the steps after " +
+                 $"step {d.WarmupSteps}: the CLI's {d.Steps - d.WarmupSteps}; the server's {2 * (d.Steps - d.WarmupSteps)}, with Chromium on the run page paused (SIGSTOP) " +
+                 $"and resumed every {d.WindowSteps} steps, each window's first steps left out. {d.Rounds} rounds, the CLI first in every other one; " +
+                 $"the browser had rendered the run page by step {d.LatestBrowserReadyStep} at the latest. CPU: cores busy per second of wall time over those windows.");
             Line("");
             Row("variant", "ms/step", "share of the CLI's tokens/s", "CPU: training threads", "CPU: other server threads", "CPU: Chromium");
             Row("---", "---:", "---:", "---:", "---:", "---:");
             static string Cpu(double? cores) => cores is double c ? $"{c:F2}" : "–";
             foreach (var v in new[] { d.Cli, d.Server, d.ServerWithBrowser })
                 Row(v.Name, $"{v.MsPerStep:F2}", $"{d.Cli.MsPerStep / v.MsPerStep:P1}", Cpu(v.TrainingCpu), Cpu(v.ServerCpu), Cpu(v.BrowserCpu));
+            Line("");
+            Line($"The browser's own share, watched against paused steps of the same runs: {d.BrowserRatio:P1}. Per round (median ms/step; share of that round's CLI):");
+            Line("");
+            Row("round", "order", "CLI", "server, browser paused", "server + Chromium", "watched / paused");
+            Row("---:", "---", "---:", "---:", "---:", "---:");
+            foreach (var r in d.PerRound)
+                Row($"{r.Round}", r.Order, $"{r.Cli:F2}", $"{r.Server:F2} ({r.ServerRatio:P1})", $"{r.ServerWithBrowser:F2} ({r.Ratio:P1})", $"{r.BrowserRatio:P1}");
             Line("");
         }
 
