@@ -113,7 +113,8 @@ internal static class Charts
         var palette = new ScottPlot.Palettes.Category10();
         var bars = new List<Bar>();
         var groups = d.PerRound.Select(r => ($"round {r.Round}\n{r.Order}", r.ServerRatio, r.Ratio))
-            .Append(("all rounds\n(median ms/step)", d.ServerRatio, d.Ratio)).ToList();
+            .Append(("median of\nthe rounds", d.RoundServerRatio, d.RoundRatio))
+            .Append(("all steps\n(pooled)", d.ServerRatio, d.Ratio)).ToList();
         for (int i = 0; i < groups.Count; i++)
         {
             var (_, alone, watched) = groups[i];

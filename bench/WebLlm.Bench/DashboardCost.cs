@@ -39,6 +39,16 @@ public sealed record DashboardCostResult(
 
     /// <summary>The browser's share, within the same runs (free of the machine's drift between runs).</summary>
     public double BrowserRatio => Server.MsPerStep / ServerWithBrowser.MsPerStep;
+
+    /// <summary>
+    /// The target's figure from paired rounds: each round's CLI and server ran minutes apart, so the median of the
+    /// rounds' ratios is not moved by one round in which the machine was slow for one of them (the pooled medians are).
+    /// </summary>
+    public double RoundRatio => Stats.Median(PerRound.Select(r => r.Ratio).ToList());
+
+    public double RoundServerRatio => Stats.Median(PerRound.Select(r => r.ServerRatio).ToList());
+
+    public double RoundBrowserRatio => Stats.Median(PerRound.Select(r => r.BrowserRatio).ToList());
 }
 
 /// <summary>

@@ -221,7 +221,8 @@ namespace WebLlm.Bench
             foreach (var v in new[] { d.Cli, d.Server, d.ServerWithBrowser })
                 Row(v.Name, $"{v.MsPerStep:F2}", $"{d.Cli.MsPerStep / v.MsPerStep:P1}", Cpu(v.TrainingCpu), Cpu(v.ServerCpu), Cpu(v.BrowserCpu));
             Line("");
-            Line($"The browser's own share, watched against paused steps of the same runs: {d.BrowserRatio:P1}. Per round (median ms/step; share of that round's CLI):");
+            Line($"Median of the rounds' own ratios: server + Chromium {d.RoundRatio:P1} of the CLI, server with the browser paused {d.RoundServerRatio:P1}, " +
+                 $"watched / paused {d.RoundBrowserRatio:P1} (pooled: {d.BrowserRatio:P1}). Per round (median ms/step; share of that round's CLI):");
             Line("");
             Row("round", "order", "CLI", "server, browser paused", "server + Chromium", "watched / paused");
             Row("---:", "---", "---:", "---:", "---:", "---:");

@@ -21,8 +21,12 @@ namespace WebLlm.Server.Training;
 public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcaster broadcaster, ILogger<MetricWriter> log) : BackgroundService
 {
     private const int MaxBatch = 2000;
-    /// <summary>At most four writes (and pushes) a second from a fast run: as often as the dashboard renders.</summary>
-    public static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// At most one write (and push) a second from a fast run: as often as the run page draws. Four a second cost the
+    /// browser a fifth more script time (each push is several interpreted tasks whatever its size) and the server
+    /// 0.007 cores more, on the cores the training needs (docs/PERFORMANCE.md, "The dashboard's cost").
+    /// </summary>
+    public static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(1000);
     private readonly Channel<RunEvent> channel = Channel.CreateUnbounded<RunEvent>(new UnboundedChannelOptions { SingleReader = true });
     /// <summary>Completed when an event that should not wait for the gather window was posted.</summary>
     private TaskCompletionSource urgent = new(TaskCreationOptions.RunContinuationsAsynchronously);
