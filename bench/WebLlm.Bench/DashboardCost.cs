@@ -57,8 +57,8 @@ public sealed record DashboardCostResult(
 /// page before the measured steps (WebAssembly download and JIT are a one-off, not the dashboard's running cost),
 /// and only steps after <c>warmup</c> count. This VM's speed drifts by several percent from one minute to the next,
 /// more than the browser's cost, so the browser's share is measured within one server run: after the warm-up the
-/// browser is paused (SIGSTOP: no CPU at all, as if nobody watched) and resumed by turns every 150 steps (a quarter
-/// of the measured steps in a short run), and each window's first <see cref="ToggleMargin"/> steps (the resumed page
+/// browser is paused (SIGSTOP: no CPU at all, as if nobody watched) and resumed by turns every 150 steps (50 in a
+/// <c>--quick</c> run), and each window's first <see cref="ToggleMargin"/> steps (the resumed page
 /// catching up) are left out. The server run is twice the CLI's measured length, so each half matches it. Rounds
 /// alternate which of the CLI and the server goes first; medians over steps.
 /// </summary>
