@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Net.Http.Json;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using WebLlm.Contracts;
@@ -59,7 +59,8 @@ public sealed record DashboardCostResult(
 /// more than the browser's cost, so the browser's share is measured within one server run: after the warm-up the
 /// browser is paused (SIGSTOP: no CPU at all, as if nobody watched) and resumed by turns every 150 steps (50 in a
 /// <c>--quick</c> run), and each window's first <see cref="ToggleMargin"/> steps (the resumed page
-/// catching up) are left out. The server run is twice the CLI's measured length, so each half matches it. Rounds
+/// catching up) are left out. Toggles follow the run's stored step, which trails the training by up to the metric
+/// writer's gather window (1 s, ~19 tiny steps), so at worst a few steps of the margin fall after the toggle. The server run is twice the CLI's measured length, so each half matches it. Rounds
 /// alternate which of the CLI and the server goes first; medians over steps.
 /// </summary>
 internal static partial class DashboardCost

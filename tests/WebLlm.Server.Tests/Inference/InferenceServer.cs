@@ -21,7 +21,10 @@ public sealed class InferenceServer : IAsyncDisposable
     {
         Factory = factory;
         Address = address;
-        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(3) };
+        // Disposing an unread response closes the connection, as a client going away does: by default SocketsHttpHandler
+        // first drains it (up to 1 MB or 2 s) to reuse the connection, and a generation that ended meanwhile was never
+        // disconnected (LimitsTests' disconnect test failed that way once).
+        Http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = address, Timeout = TimeSpan.FromMinutes(3) };
         Api = new Api(Http);
     }
 

@@ -44,11 +44,7 @@ public class LimitsTests(InferenceFixture fixture) : IClassFixture<InferenceFixt
     {
         long cancelledBefore = Server.Slots.Cancelled;
         long tokensBefore = Server.Slots.TokensGenerated;
-        // Its own client that closes the connection on dispose: SocketsHttpHandler otherwise drains an unread response
-        // (up to 1 MB or 2 s) to reuse the connection, and a generation that ends meanwhile was never disconnected.
-        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = Server.Http.BaseAddress };
-        var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, ApiRoutes.OpenAiCompletions) { Content = JsonContent.Create(Long(stream: true)) },
-            HttpCompletionOption.ResponseHeadersRead);
+        var response = await Server.StartStreamAsync(ApiRoutes.OpenAiCompletions, Long(stream: true));
         await using (var events = Sse.ReadAsync(response).GetAsyncEnumerator())
         {
             Assert.True(await events.MoveNextAsync());
