@@ -65,7 +65,9 @@ public static partial class NativeAllocator
         if (argv.Length == 0 || Libc.setenv("MALLOC_ARENA_MAX", "1", 1) != 0) return;
         var pointers = new nint[argv.Length + 1]; // NULL-terminated, as execv wants
         for (int i = 0; i < argv.Length; i++) pointers[i] = Marshal.StringToCoTaskMemUTF8(argv[i]);
-        execv("/proc/self/exe", pointers);
+        // The resolved path, not /proc/self/exe: the kernel names a process after the file it executed, and `top`
+        // and `ps` should show dotnet (or WebLlm.Server), not "exe".
+        execv(Environment.ProcessPath ?? "/proc/self/exe", pointers);
         // Only reached when execv failed: carry on as we are, without the variable (children would inherit it).
         foreach (var p in pointers) Marshal.FreeCoTaskMem(p);
         Libc.unsetenv("MALLOC_ARENA_MAX");

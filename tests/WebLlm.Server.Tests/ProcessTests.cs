@@ -73,6 +73,8 @@ public class ProcessTests
             Assert.Single(variables, v => v.StartsWith("MALLOC_ARENA_MAX=", StringComparison.Ordinal));
             var args = File.ReadAllText($"/proc/{server.Pid}/cmdline").Split('\0');
             Assert.Contains($"--WebLlm:DataDirectory={dataDir}", args);
+            // Named after the executable it started as (top and ps show it), not "exe" from /proc/self/exe.
+            Assert.Equal("dotnet", File.ReadAllText($"/proc/{server.Pid}/comm").Trim()); // started through the dotnet host
             var info = await new HttpClient { BaseAddress = server.BaseAddress }.GetAsync(ApiRoutes.Info);
             Assert.Equal(HttpStatusCode.OK, info.StatusCode);
             Assert.False(server.HasExited);
