@@ -40,6 +40,55 @@ public class ChartMathTests
         }
     }
 
+    /// <summary>
+    /// Block extremes change how much is read, never what comes out: random series with ties, gaps (NaN), zeros and
+    /// negatives (left out on log axes), a summary grown in uneven appends as a live run does, against a plain scan of
+    /// random windows (zoom) and bucket counts.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Downsample_with_block_extremes_is_the_plain_scan_point_for_point(bool positiveX, bool positiveY)
+    {
+        var random = new Random(7);
+        for (var trial = 0; trial < 40; trial++)
+        {
+            var n = random.Next(1, 20_000);
+            var points = new ChartPoint[n];
+            for (var i = 0; i < n; i++)
+            {
+                var y = random.Next(6) switch { 0 => double.NaN, 1 => 0, 2 => -1, 3 => random.Next(4), _ => random.NextDouble() * 10 };
+                points[i] = new ChartPoint(i - 3, y); // the first x values are not positive
+            }
+            var blocks = new BlockExtremes(positiveX, positiveY);
+            for (var grown = 0; grown < n;)
+            {
+                grown = Math.Min(n, grown + random.Next(1, 3_000));
+                blocks.Extend(points.AsSpan(0, grown));
+            }
+            for (var window = 0; window < 10; window++)
+            {
+                var start = window == 0 ? 0 : random.Next(n);
+                var end = window == 0 ? n : random.Next(start + 1, n + 1);
+                var buckets = random.Next(1, 400);
+                Assert.Equal(ChartMath.Downsample(points.AsSpan(start, end - start), buckets, positiveX, positiveY),
+                    ChartMath.Downsample(points, start, end, buckets, positiveX, positiveY, blocks));
+            }
+        }
+    }
+
+    [Fact]
+    public void Block_extremes_cover_whole_blocks_only_and_keep_the_first_of_equal_extremes()
+    {
+        var points = Line(BlockExtremes.Size * 2 + 5, i => i % 3 == 0 ? 1 : 0); // every block has several equal minima and maxima
+        var blocks = new BlockExtremes(false, false);
+        blocks.Extend(points);
+        Assert.Equal(2 * BlockExtremes.Size, blocks.Covered);
+        Assert.Equal((0, 2), blocks[0]); // index 0 is x = 1, y = 0 (the first min); index 2 is x = 3, y = 1 (the first max)
+        Assert.Equal((BlockExtremes.Size + 1, BlockExtremes.Size), blocks[1]); // index 32 is x = 33, y = 1 (the max); index 33 is y = 0 (the min)
+    }
+
     [Fact]
     public void Downsample_returns_short_series_unchanged()
     {

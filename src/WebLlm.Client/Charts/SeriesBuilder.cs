@@ -24,25 +24,26 @@ public sealed class ChartSettings
 /// <summary>Turns a run's steps and evals into chart series, caching each one until the data or x axis changes.</summary>
 public sealed class SeriesBuilder
 {
-    private readonly Dictionary<string, (int Version, XAxis Axis, int Count, long LastStep, ChartSeries Series)> _cache = [];
+    private readonly Dictionary<string, (StepSeries Source, int Version, XAxis Axis, int Count, int Rewrites, ChartSeries Series)> _cache = [];
 
     public ChartSeries Steps(string name, string color, StepSeries steps, XAxis axis, Func<StepMetricDto, double?> value)
     {
-        if (_cache.TryGetValue(name, out var hit) && hit.Axis == axis)
+        if (_cache.TryGetValue(name, out var hit) && hit.Axis == axis && hit.Source == steps)
         {
             if (hit.Version == steps.Version)
             {
                 return hit.Series;
             }
-            // Live pushes only append: extend the cached points instead of rebuilding 50,000 of them.
-            if (hit.Count <= steps.Count && hit.Count > 0 && steps.Steps[hit.Count - 1].Step == hit.LastStep && hit.Series.Points is List<ChartPoint> cached)
+            // Live pushes only append: extend the cached points instead of rebuilding 50,000 of them. The chart keeps
+            // summaries of these points that rely on it: the list grows in place only while nothing but appends happened.
+            if (hit.Rewrites == steps.Rewrites && hit.Count <= steps.Count && hit.Series.Points is List<ChartPoint> cached)
             {
                 for (var i = hit.Count; i < steps.Count; i++)
                 {
                     if (value(steps.Steps[i]) is { } y) cached.Add(new ChartPoint(X(steps.Steps[i], axis), y));
                 }
                 var extended = hit.Series with { Version = steps.Version };
-                _cache[name] = (steps.Version, axis, steps.Count, steps.LastStep, extended);
+                _cache[name] = (steps, steps.Version, axis, steps.Count, steps.Rewrites, extended);
                 return extended;
             }
         }
@@ -55,7 +56,7 @@ public sealed class SeriesBuilder
             }
         }
         var series = new ChartSeries(name, color, points) { Version = steps.Version };
-        _cache[name] = (steps.Version, axis, steps.Count, steps.LastStep, series);
+        _cache[name] = (steps, steps.Version, axis, steps.Count, steps.Rewrites, series);
         return series;
     }
 
@@ -63,7 +64,7 @@ public sealed class SeriesBuilder
     public ChartSeries Evals(string name, string color, IReadOnlyList<EvalDto> evals, StepSeries steps, XAxis axis)
     {
         var key = name + "#evals";
-        if (_cache.TryGetValue(key, out var hit) && hit.Version == steps.Version && hit.Axis == axis && hit.Count == evals.Count)
+        if (_cache.TryGetValue(key, out var hit) && hit.Source == steps && hit.Version == steps.Version && hit.Axis == axis && hit.Count == evals.Count)
         {
             return hit.Series;
         }
@@ -72,7 +73,7 @@ public sealed class SeriesBuilder
             .Where(p => double.IsFinite(p.X))
             .ToList();
         var series = new ChartSeries(name, color, points, Markers: true) { Version = steps.Version * 1000 + evals.Count };
-        _cache[key] = (steps.Version, axis, evals.Count, 0, series);
+        _cache[key] = (steps, steps.Version, axis, evals.Count, steps.Rewrites, series);
         return series;
     }
 

@@ -19,6 +19,13 @@ public sealed class StepSeries
     /// <summary>Bumped by every change, so views can cache what they derive from the series.</summary>
     public int Version { get; private set; }
 
+    /// <summary>
+    /// Bumped by every change that is not an append (an insert before the end, a truncation, a clear): a view that
+    /// extends what it derived with the new tail must start over instead. After a resume from an older checkpoint the
+    /// same step numbers come back with new values, so the last step alone cannot tell.
+    /// </summary>
+    public int Rewrites { get; private set; }
+
     /// <summary>Adds the steps not present yet; returns how many were added.</summary>
     public int Merge(IEnumerable<StepMetricDto> steps)
     {
@@ -36,6 +43,7 @@ public sealed class StepSeries
             {
                 _steps.Insert(~index, step);
                 added++;
+                Rewrites++;
             }
         }
         if (added > 0)
@@ -54,6 +62,7 @@ public sealed class StepSeries
         {
             _steps.RemoveRange(from, _steps.Count - from);
             Version++;
+            Rewrites++;
         }
     }
 
@@ -61,6 +70,7 @@ public sealed class StepSeries
     {
         _steps.Clear();
         Version++;
+        Rewrites++;
     }
 
     private int IndexOf(long step)
