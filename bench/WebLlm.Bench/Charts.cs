@@ -137,6 +137,20 @@ internal static class Charts
         plot.SavePng(path, Width, Height);
     }
 
+    /// <summary>Median render time of the live charts at each run length measured.</summary>
+    public static void Render(string path, IReadOnlyList<ChartRenderResult> results)
+    {
+        var plot = new Plot();
+        var bars = plot.Add.Bars(results.Select(r => r.MedianMs).ToArray());
+        for (int i = 0; i < results.Count; i++) bars.Bars[i].Label = $"{results[i].MedianMs:F1} ms";
+        bars.ValueLabelStyle.FontSize = 14;
+        Labels(plot, results.Select(r => r.Steps.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " steps").ToArray());
+        plot.Title("One live render of the run page's four charts, against the run's length");
+        plot.YLabel("ms per render (median)");
+        plot.Axes.SetLimitsY(0, Math.Max(10, results.Max(r => r.MedianMs) * 1.3));
+        plot.SavePng(path, Width, Height);
+    }
+
     private static void Labels(Plot plot, string[] labels) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Enumerable.Range(0, labels.Length).Select(i => (double)i).ToArray(), labels);
 }

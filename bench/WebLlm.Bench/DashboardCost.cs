@@ -261,102 +261,68 @@ internal static partial class DashboardCost
     private static async Task<ToggledRun?> ServerRunAsync(string dataDir, int steps, int warmup, int windowSteps, string threads, Action<string> log,
         Func<IPage, Task>? profile = null)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        await using var bench = await BenchServer.StartAsync(dataDir, Documents, threads);
+        var (server, http, baseUri) = (bench.Process, bench.Http, bench.BaseUri);
+        var page = await bench.NewPageAsync();
+        // Boot the app (download, WebAssembly start, hub connection) before the run exists.
+        await page.GotoAsync(baseUri.ToString());
+        await page.Locator("[data-testid=connection-status][data-state=Connected]").WaitForAsync(new() { Timeout = 120_000 });
+        var create = await http.PostAsJsonAsync(ApiRoutes.Runs, new CreateRunRequest
         {
-            WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "WebLlm.Server.dll"), "--urls", "http://127.0.0.1:0",
-                     $"--WebLlm:DataDirectory={dataDir}", $"--WebLlm:BuiltinMaxDocuments={Documents}", $"--WebLlm:Threads={threads}", "--WebLlm:PeakFlops=1e11" })
-            start.ArgumentList.Add(a);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        using var server = Process.Start(start)!;
-        var listening = new TaskCompletionSource<Uri>();
-        server.OutputDataReceived += (_, e) => { if (e.Data is { } l && Listening().Match(l) is { Success: true } m) listening.TrySetResult(new Uri(m.Groups["url"].Value)); };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        IPlaywright? playwright = null;
-        IBrowser? chromium = null;
-        try
+            Preset = "tiny", MaxSteps = steps, BatchSize = Batch, EvalEvery = 0, SampleEvery = 0, CheckpointEvery = 0, Name = "dashboard-cost",
+        });
+        var run = (await create.Content.ReadFromJsonAsync<RunDto>())!;
+        // In-app navigation, as a person clicking the run in the list: the booted app stays.
+        await page.EvaluateAsync("url => Blazor.navigateTo(url)", $"/runs/{run.Id}");
+        await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points ?? 0) > 0",
+            null, new() { Timeout = 120_000, PollingInterval = 100 });
+        long readyStep = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.CurrentStep;
+        // Same steps as the CLI's unless the browser was late; then from 20 steps after it rendered.
+        long from = Math.Max(warmup, readyStep + 20);
+        if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
+        long at = await WaitForStepAsync(http, run.Id, from);
+        if (profile is not null)
         {
-            var baseUri = await listening.Task.WaitAsync(TimeSpan.FromMinutes(1));
-            using var http = new HttpClient { BaseAddress = baseUri };
-            while ((await http.GetFromJsonAsync<List<DatasetDto>>(ApiRoutes.Datasets))!.FirstOrDefault() is not { Status: DatasetStatus.Ready })
-                await Task.Delay(200);
-
-            playwright = await Playwright.CreateAsync();
-            chromium = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = "/usr/bin/chromium", Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-            });
-            var page = await chromium.NewPageAsync();
-            // Boot the app (download, WebAssembly start, hub connection) before the run exists.
-            await page.GotoAsync(baseUri.ToString());
-            await page.Locator("[data-testid=connection-status][data-state=Connected]").WaitForAsync(new() { Timeout = 120_000 });
-            var create = await http.PostAsJsonAsync(ApiRoutes.Runs, new CreateRunRequest
-            {
-                Preset = "tiny", MaxSteps = steps, BatchSize = Batch, EvalEvery = 0, SampleEvery = 0, CheckpointEvery = 0, Name = "dashboard-cost",
-            });
-            var run = (await create.Content.ReadFromJsonAsync<RunDto>())!;
-            // In-app navigation, as a person clicking the run in the list: the booted app stays.
-            await page.EvaluateAsync("url => Blazor.navigateTo(url)", $"/runs/{run.Id}");
-            await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points ?? 0) > 0",
-                null, new() { Timeout = 120_000, PollingInterval = 100 });
-            long readyStep = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.CurrentStep;
-            // Same steps as the CLI's unless the browser was late; then from 20 steps after it rendered.
-            long from = Math.Max(warmup, readyStep + 20);
-            if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
-            long at = await WaitForStepAsync(http, run.Id, from);
-            if (profile is not null)
-            {
-                await profile(page);
-                return null;
-            }
-            // Windows of WindowSteps steps, watched and paused by turns. The CPU window closes a little before the
-            // last step: the training thread and its OpenMP workers exit right after it, and their CPU time leaves
-            // /proc with them.
-            var windows = new List<(bool Watching, long From, long To, double Training, double Server, double Browser, double Wall)>();
-            var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
-            bool watching = true;
-            while (at < steps - CpuWindowMargin)
-            {
-                long to = await WaitForStepAsync(http, run.Id, Math.Min(at + windowSteps, steps - CpuWindowMargin));
-                var (threads1, browser1, wall1) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
-                // Per thread, over the threads alive at the end of the window (one that exited took its time with it):
-                // the training thread and libtorch's OpenMP workers, which inherit its name, against all the others.
-                var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
-                windows.Add((watching, at, to, used.Where(t => t.Training).Sum(t => t.Seconds), used.Where(t => !t.Training).Sum(t => t.Seconds),
-                    browser1.Sum(t => t.Value - browser0.GetValueOrDefault(t.Key)), Stopwatch.GetElapsedTime(wall0, wall1).TotalSeconds));
-                watching = !watching;
-                foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, watching ? SigCont : SigStop);
-                (threads0, browser0, wall0, at) = (threads1, browser1, wall1, to);
-            }
-            if (!watching) foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, SigCont);
-            while ((await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.Status is RunStatus.Queued or RunStatus.Running)
-                await Task.Delay(200);
-            var ms = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!.Steps
-                .Where(s => s.Milliseconds is not null).ToDictionary(s => s.Step, s => s.Milliseconds!.Value);
-            Phase Measure(bool state)
-            {
-                var mine = windows.Where(w => w.Watching == state).ToList();
-                double wall = mine.Sum(w => w.Wall);
-                var stepMs = mine.SelectMany(w => Enumerable.Range(0, (int)Math.Max(0, w.To - w.From - ToggleMargin)).Select(i => w.From + ToggleMargin + 1 + i))
-                    .Where(ms.ContainsKey).Select(s => ms[s]).ToList();
-                return new Phase(stepMs, mine.Sum(w => w.Training) / wall, mine.Sum(w => w.Server) / wall, mine.Sum(w => w.Browser) / wall);
-            }
-            var (on, off) = (Measure(true), Measure(false));
-            log($"server run {run.Id} with {page.Url}: {ms.Count} steps stored; {windows.Count} windows from step {from}; median ms/step watched {Stats.Median(on.Ms):F1}, " +
-                $"paused {Stats.Median(off.Ms):F1}; CPU cores busy watched / paused: training threads {on.TrainingCpu:F2} / {off.TrainingCpu:F2}, " +
-                $"other server threads {on.ServerCpu:F2} / {off.ServerCpu:F2}, Chromium {on.BrowserCpu:F2} / {off.BrowserCpu:F2}");
-            return new ToggledRun(on, off, readyStep);
+            await profile(page);
+            return null;
         }
-        finally
+        // Windows of WindowSteps steps, watched and paused by turns. The CPU window closes a little before the
+        // last step: the training thread and its OpenMP workers exit right after it, and their CPU time leaves
+        // /proc with them.
+        var windows = new List<(bool Watching, long From, long To, double Training, double Server, double Browser, double Wall)>();
+        var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
+        bool watching = true;
+        while (at < steps - CpuWindowMargin)
         {
-            if (chromium is not null) await chromium.DisposeAsync();
-            playwright?.Dispose();
-            server.Kill(entireProcessTree: true);
-            await server.WaitForExitAsync();
+            long to = await WaitForStepAsync(http, run.Id, Math.Min(at + windowSteps, steps - CpuWindowMargin));
+            var (threads1, browser1, wall1) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
+            // Per thread, over the threads alive at the end of the window (one that exited took its time with it):
+            // the training thread and libtorch's OpenMP workers, which inherit its name, against all the others.
+            var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
+            windows.Add((watching, at, to, used.Where(t => t.Training).Sum(t => t.Seconds), used.Where(t => !t.Training).Sum(t => t.Seconds),
+                browser1.Sum(t => t.Value - browser0.GetValueOrDefault(t.Key)), Stopwatch.GetElapsedTime(wall0, wall1).TotalSeconds));
+            watching = !watching;
+            foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, watching ? SigCont : SigStop);
+            (threads0, browser0, wall0, at) = (threads1, browser1, wall1, to);
         }
+        if (!watching) foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, SigCont);
+        while ((await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.Status is RunStatus.Queued or RunStatus.Running)
+            await Task.Delay(200);
+        var ms = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!.Steps
+            .Where(s => s.Milliseconds is not null).ToDictionary(s => s.Step, s => s.Milliseconds!.Value);
+        Phase Measure(bool state)
+        {
+            var mine = windows.Where(w => w.Watching == state).ToList();
+            double wall = mine.Sum(w => w.Wall);
+            var stepMs = mine.SelectMany(w => Enumerable.Range(0, (int)Math.Max(0, w.To - w.From - ToggleMargin)).Select(i => w.From + ToggleMargin + 1 + i))
+                .Where(ms.ContainsKey).Select(s => ms[s]).ToList();
+            return new Phase(stepMs, mine.Sum(w => w.Training) / wall, mine.Sum(w => w.Server) / wall, mine.Sum(w => w.Browser) / wall);
+        }
+        var (on, off) = (Measure(true), Measure(false));
+        log($"server run {run.Id} with {page.Url}: {ms.Count} steps stored; {windows.Count} windows from step {from}; median ms/step watched {Stats.Median(on.Ms):F1}, " +
+            $"paused {Stats.Median(off.Ms):F1}; CPU cores busy watched / paused: training threads {on.TrainingCpu:F2} / {off.TrainingCpu:F2}, " +
+            $"other server threads {on.ServerCpu:F2} / {off.ServerCpu:F2}, Chromium {on.BrowserCpu:F2} / {off.BrowserCpu:F2}");
+        return new ToggledRun(on, off, readyStep);
     }
 
     /// <summary>
@@ -436,7 +402,4 @@ internal static partial class DashboardCost
 
     [GeneratedRegex(@"^step\s+(?<step>\d+)/\d+ \| .* \| (?<ms>[\d.]+) ms \|")]
     private static partial Regex StepMs();
-
-    [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
-    private static partial Regex Listening();
 }

@@ -11,7 +11,7 @@ using WebLlm.Training.Benchmarks;
 //   dotnet run --project bench/WebLlm.Bench -c Release -- [--quick] [--out docs/perf]
 bool quick = args.Contains("--quick");
 int onlyAt = Array.IndexOf(args, "--only");
-string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | dashboard-profile
+string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | charts | dashboard-profile
 bool Run(string section) => only is null || only == section;
 int outAt = Array.IndexOf(args, "--out");
 string outDir = Path.GetFullPath(outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine("docs", "perf"));
@@ -78,9 +78,18 @@ if (Run("dashboard"))
     Charts.Dashboard(Path.Combine(outDir, "dashboard.png"), dashboard);
 }
 
+// 5. What a live render of the run page's charts costs the browser, against the run's length.
+List<ChartRenderResult>? charts = null;
+if (Run("charts"))
+{
+    charts = await ChartRender.RunAsync(quick ? [1_500, 50_000] : [1_500, 10_000, 50_000, 200_000], TimeSpan.FromSeconds(quick ? 6 : 15), report.Line);
+    report.Charts(charts);
+    Charts.Render(Path.Combine(outDir, "chart-render.png"), charts);
+}
+
 (string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
     ("training", "tinyByBatch", tinyByBatch), ("training", "gpt2ByBatch", gpt2ByBatch), ("inference", "inference", inference),
-    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard)];
+    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard), ("charts", "charts", charts)];
 // With --only, the other sections' results (tables and JSON) stay as the last full run wrote them.
 report.Save(results.Where(r => Run(r.Section)).ToDictionary(r => r.Key, r => r.Value), merge: only is not null);
 Console.WriteLine($"wrote {outDir}");
@@ -228,6 +237,20 @@ namespace WebLlm.Bench
             Row("---:", "---", "---:", "---:", "---:", "---:");
             foreach (var r in d.PerRound)
                 Row($"{r.Round}", r.Order, $"{r.Cli:F2}", $"{r.Server:F2} ({r.ServerRatio:P1})", $"{r.ServerWithBrowser:F2} ({r.Ratio:P1})", $"{r.BrowserRatio:P1}");
+            Line("");
+        }
+
+        public void Charts(IReadOnlyList<ChartRenderResult> results)
+        {
+            Line("## Chart render time against run length");
+            Line("");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: the run page's four live charts (7 lines) over a synthetic run growing by 20 steps a second " +
+                 "(`/dev/chart-bench`), in headless Chromium on this machine, nothing training; the page's own timing of each render.");
+            Line("");
+            Row("steps", "renders", "median ms", "range ms");
+            Row("---:", "---:", "---:", "---:");
+            foreach (var r in results)
+                Row(r.Steps.ToString("N0", CultureInfo.InvariantCulture), r.Renders, $"{r.MedianMs:F1}", $"{r.MinMs:F1}–{r.MaxMs:F1}");
             Line("");
         }
 

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using WebLlm.Contracts;
+
+namespace WebLlm.Bench;
+
+/// <summary>
+/// The built WebLlm.Server in a child process on a free loopback port, with its built-in dataset Ready, and a headless
+/// Chromium (started on demand) pointed at it. Disposing closes the browser and kills the server.
+/// </summary>
+internal sealed partial class BenchServer : IAsyncDisposable
+{
+    private IPlaywright? playwright;
+    private IBrowser? chromium;
+
+    private BenchServer(Process process, Uri baseUri)
+    {
+        Process = process;
+        BaseUri = baseUri;
+        Http = new HttpClient { BaseAddress = baseUri };
+    }
+
+    public Process Process { get; }
+    public Uri BaseUri { get; }
+    public HttpClient Http { get; }
+
+    public static async Task<BenchServer> StartAsync(string dataDir, int documents, string threads)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "WebLlm.Server.dll"), "--urls", "http://127.0.0.1:0",
+                     $"--WebLlm:DataDirectory={dataDir}", $"--WebLlm:BuiltinMaxDocuments={documents}", $"--WebLlm:Threads={threads}", "--WebLlm:PeakFlops=1e11" })
+            start.ArgumentList.Add(a);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        var process = Process.Start(start)!;
+        var listening = new TaskCompletionSource<Uri>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } l && Listening().Match(l) is { Success: true } m) listening.TrySetResult(new Uri(m.Groups["url"].Value)); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        BenchServer? server = null;
+        try
+        {
+            server = new BenchServer(process, await listening.Task.WaitAsync(TimeSpan.FromMinutes(1)));
+            while ((await server.Http.GetFromJsonAsync<List<DatasetDto>>(ApiRoutes.Datasets))!.FirstOrDefault() is not { Status: DatasetStatus.Ready })
+                await Task.Delay(200);
+            return server;
+        }
+        catch
+        {
+            if (server is not null) await server.DisposeAsync();
+            else
+            {
+                process.Kill(entireProcessTree: true);
+                process.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>A new page in the one headless Chromium (launched on the first call).</summary>
+    public async Task<IPage> NewPageAsync()
+    {
+        playwright ??= await Playwright.CreateAsync();
+        chromium ??= await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium", Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        return await chromium.NewPageAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (chromium is not null) await chromium.DisposeAsync();
+        playwright?.Dispose();
+        Http.Dispose();
+        Process.Kill(entireProcessTree: true);
+        await Process.WaitForExitAsync();
+        Process.Dispose();
+    }
+
+    [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
+    private static partial Regex Listening();
+}
