@@ -61,10 +61,11 @@ if (Run("inference"))
 }
 
 // 3. Memory: resident set over many training steps and many generations, in this process.
+// Progress lines go to the console only: written to the report, they would land in the section before this one's heading.
 MemoryResult? memory = null;
 if (Run("memory"))
 {
-    memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, inferenceWarmup: quick ? 250 : 1000, report.Line);
+    memory = MemoryGrowth.Run(quick ? 500 : 2000, quick ? 250 : 1000, inferenceWarmup: quick ? 250 : 1000, Console.WriteLine);
     report.Memory(memory);
     Charts.Memory(Path.Combine(outDir, "memory.png"), memory);
 }
@@ -73,7 +74,7 @@ if (Run("memory"))
 DashboardCostResult? dashboard = null;
 if (Run("dashboard"))
 {
-    dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 150 : 800, warmup: quick ? 50 : 200, rounds: quick ? 1 : 5, report.Line);
+    dashboard = await DashboardCost.RunAsync(cli, steps: quick ? 150 : 800, warmup: quick ? 50 : 200, rounds: quick ? 1 : 5, Console.WriteLine);
     report.Dashboard(dashboard);
     Charts.Dashboard(Path.Combine(outDir, "dashboard.png"), dashboard);
 }
@@ -82,7 +83,7 @@ if (Run("dashboard"))
 List<ChartRenderResult>? charts = null;
 if (Run("charts"))
 {
-    charts = await ChartRender.RunAsync(quick ? [1_500, 50_000] : [1_500, 10_000, 50_000, 200_000], TimeSpan.FromSeconds(quick ? 6 : 15), report.Line);
+    charts = await ChartRender.RunAsync(quick ? [1_500, 50_000] : [1_500, 10_000, 50_000, 200_000], TimeSpan.FromSeconds(quick ? 6 : 15), Console.WriteLine);
     report.Charts(charts);
     Charts.Render(Path.Combine(outDir, "chart-render.png"), charts);
 }
