@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.Playwright;
 using WebLlm.Training.Benchmarks;
 
 namespace WebLlm.Bench;
