@@ -27,7 +27,11 @@ if (only == "dashboard-profile")
 }
 
 report.Line($"# Benchmark run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-report.Line($"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9:F0} GB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+// The CPU's model: the same "2 cores" measured 211 GFLOP/s one week and 165-186 the next (docs/PERFORMANCE.md).
+string cpu = File.Exists("/proc/cpuinfo")
+    ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"
+    : System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+report.Line($"machine: {Environment.ProcessorCount} cores ({cpu}), {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9:F0} GB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 report.Line("");
 
 // 1. Training: model size at batch 4, context 64; the two targets; batch scaling.
