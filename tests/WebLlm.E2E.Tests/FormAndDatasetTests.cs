@@ -53,7 +53,9 @@ public sealed class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelper 
         await Expect(TestId("upload-files")).ToContainTextAsync("poems.txt");
         await Expect(TestId("upload-name").Locator("input")).ToHaveValueAsync("poems");
         await TestId("upload-submit").ClickAsync();
+        // A 35 kB upload is over in milliseconds; the bar stays, full, once it is.
         await Expect(TestId("upload-progress")).ToBeVisibleAsync();
+        await Expect(TestId("upload-progress")).ToHaveAttributeAsync("aria-valuenow", "100");
 
         var row = Page.Locator("tr", new() { Has = Page.GetByTestId("dataset-name").GetByText("poems", new() { Exact = true }) });
         await Expect(row.GetByTestId("dataset-status")).ToHaveTextAsync("Ready", new() { Timeout = 60_000 });
