@@ -8,18 +8,10 @@ internal static class Charts
 {
     private const int Width = 900, Height = 450;
 
-    public static void Size(string path, IReadOnlyList<TrainingBenchResult> results)
-    {
-        var plot = new Plot();
-        var bars = plot.Add.Bars(results.Select(r => r.Fraction * 100).ToArray());
-        for (int i = 0; i < results.Count; i++) bars.Bars[i].Label = $"{results[i].TokensPerSecond:F0} tok/s";
-        bars.ValueLabelStyle.FontSize = 14;
-        Labels(plot, results.Select(r => $"{r.Preset}\n{r.Parameters / 1e6:F0}M").ToArray());
-        plot.Title("Training: share of the measured fp32 matmul ceiling (batch 4, context 64)");
-        plot.YLabel("% of ceiling (model FLOPs)");
-        plot.Axes.SetLimitsY(0, 100);
-        plot.SavePng(path, Width, Height);
-    }
+    public static void Size(string path, IReadOnlyList<TrainingBenchResult> results) =>
+        LabelledBars(path, results.Select(r => r.Fraction * 100).ToArray(), results.Select(r => $"{r.TokensPerSecond:F0} tok/s").ToArray(),
+            results.Select(r => $"{r.Preset}\n{r.Parameters / 1e6:F0}M").ToArray(),
+            "Training: share of the measured fp32 matmul ceiling (batch 4, context 64)", "% of ceiling (model FLOPs)", yMax: 100);
 
     public static void Batch(string path, IReadOnlyList<TrainingBenchResult> tiny, IReadOnlyList<TrainingBenchResult> gpt2)
     {
@@ -138,16 +130,23 @@ internal static class Charts
     }
 
     /// <summary>Median render time of the live charts at each run length measured.</summary>
-    public static void Render(string path, IReadOnlyList<ChartRenderResult> results)
+    public static void Render(string path, IReadOnlyList<ChartRenderResult> results) =>
+        LabelledBars(path, results.Select(r => r.MedianMs).ToArray(), results.Select(r => $"{r.MedianMs:F1} ms").ToArray(),
+            results.Select(r => r.Steps.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " steps").ToArray(),
+            "One live render of the run page's four charts, against the run's length", "ms per render (median)",
+            yMax: Math.Max(10, results.Max(r => r.MedianMs) * 1.3));
+
+    /// <summary>One bar per value, its label above it and its name under it.</summary>
+    private static void LabelledBars(string path, double[] values, string[] valueLabels, string[] names, string title, string yLabel, double yMax)
     {
         var plot = new Plot();
-        var bars = plot.Add.Bars(results.Select(r => r.MedianMs).ToArray());
-        for (int i = 0; i < results.Count; i++) bars.Bars[i].Label = $"{results[i].MedianMs:F1} ms";
+        var bars = plot.Add.Bars(values);
+        for (int i = 0; i < values.Length; i++) bars.Bars[i].Label = valueLabels[i];
         bars.ValueLabelStyle.FontSize = 14;
-        Labels(plot, results.Select(r => r.Steps.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " steps").ToArray());
-        plot.Title("One live render of the run page's four charts, against the run's length");
-        plot.YLabel("ms per render (median)");
-        plot.Axes.SetLimitsY(0, Math.Max(10, results.Max(r => r.MedianMs) * 1.3));
+        Labels(plot, names);
+        plot.Title(title);
+        plot.YLabel(yLabel);
+        plot.Axes.SetLimitsY(0, yMax);
         plot.SavePng(path, Width, Height);
     }
 
