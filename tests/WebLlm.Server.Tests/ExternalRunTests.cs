@@ -128,33 +128,40 @@ public sealed class WatchTests : IAsyncLifetime
     public async Task A_growing_llmc_log_is_followed_until_the_watcher_stops()
     {
         string dir = Directory.CreateTempSubdirectory("webllm-watch-").FullName;
-        string log = Path.Combine(dir, "main.log");
-        File.WriteAllText(log, "s:0 tel:11.0094\ns:0 trl:11.0117 lr:0.000000 norm:15.43\ns:1 trl:10.9354 lr:0.000001 norm:14.92\n");
-        var http = factory.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
-        using var cts = new CancellationTokenSource();
-        var watcher = new WebLlm.Cli.LogWatcher(http, log, format: null);
-        var watching = watcher.RunAsync(null, "gpt2-124M", 10, once: false, TimeSpan.FromMilliseconds(50), cts.Token);
-
-        var api = new Api(http);
-        var runs = await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs);
-        var deadline = DateTime.UtcNow + Api.Patience;
-        RunDto? run = null;
-        while (run is not { CurrentStep: 1 } && DateTime.UtcNow < deadline)
+        try
         {
-            run = (await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.FirstOrDefault(r => r.Name == "gpt2-124M");
-            await Task.Delay(50);
+            string log = Path.Combine(dir, "main.log");
+            File.WriteAllText(log, "s:0 tel:11.0094\ns:0 trl:11.0117 lr:0.000000 norm:15.43\ns:1 trl:10.9354 lr:0.000001 norm:14.92\n");
+            var http = factory.CreateClient();
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+            using var cts = new CancellationTokenSource();
+            var watcher = new WebLlm.Cli.LogWatcher(http, log, format: null);
+            var watching = watcher.RunAsync(null, "gpt2-124M", 10, once: false, TimeSpan.FromMilliseconds(50), cts.Token);
+
+            var api = new Api(http);
+            var runs = await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs);
+            var deadline = DateTime.UtcNow + Api.Patience;
+            RunDto? run = null;
+            while (run is not { CurrentStep: 1 } && DateTime.UtcNow < deadline)
+            {
+                run = (await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.FirstOrDefault(r => r.Name == "gpt2-124M");
+                await Task.Delay(50);
+            }
+            Assert.NotNull(run);
+            Assert.Equal("llm.c", run.Engine);
+            File.AppendAllText(log, "s:2 trl:10.8 lr:0.000002 norm:13.0\ns:2 tel:10.7\n");
+            await api.WaitForAsync(run.Id, r => r.CurrentStep == 2 && r.LastValLoss is not null, "step 2 from the appended lines");
+            cts.Cancel();
+            Assert.Equal(0, await watching);
+            var final = await api.GetRunAsync(run.Id);
+            Assert.Equal(RunStatus.Stopped, final.Status);
+            var page = await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id));
+            Assert.Equal([0L, 1, 2], page!.Steps.Select(s => s.Step));
+            Assert.Equal(10.7, final.BestValLoss!.Value, 6);
         }
-        Assert.NotNull(run);
-        Assert.Equal("llm.c", run.Engine);
-        File.AppendAllText(log, "s:2 trl:10.8 lr:0.000002 norm:13.0\ns:2 tel:10.7\n");
-        await api.WaitForAsync(run.Id, r => r.CurrentStep == 2 && r.LastValLoss is not null, "step 2 from the appended lines");
-        cts.Cancel();
-        Assert.Equal(0, await watching);
-        var final = await api.GetRunAsync(run.Id);
-        Assert.Equal(RunStatus.Stopped, final.Status);
-        var page = await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id));
-        Assert.Equal([0L, 1, 2], page!.Steps.Select(s => s.Step));
-        Assert.Equal(10.7, final.BestValLoss!.Value, 6);
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
