@@ -168,7 +168,8 @@ public sealed class Trainer : IDisposable
         }
         double lossMean = lossSum / Options.GradAccumSteps;
         phase.Restart();
-        double norm = nn.utils.clip_grad_norm_(model.parameters(), Options.GradClip > 0 ? Options.GradClip : double.MaxValue);
+        double norm = optimizer.GradientNorm();
+        double gradScale = AdamW.ClipScale(norm, Options.GradClip); // applied by the optimizer as it reads each gradient
         double clip = phase.Elapsed.TotalMilliseconds;
         phase.Restart();
         bool skipped = !double.IsFinite(lossMean) || !double.IsFinite(norm);
@@ -180,7 +181,7 @@ public sealed class Trainer : IDisposable
         else
         {
             badStepsInARow = 0;
-            optimizer.Step(lr);
+            optimizer.Step(lr, gradScale);
             LastTrainLoss = lossMean;
         }
         MatmulCeiling.Synchronize(device);
