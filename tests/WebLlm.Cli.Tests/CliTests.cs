@@ -134,6 +134,11 @@ public class CliTests
         double fraction = root.GetProperty("fraction").GetDouble();
         Assert.InRange(fraction, 1e-4, 1.5);
         Assert.Equal(root.GetProperty("achievedGflops").GetDouble() / root.GetProperty("ceilingGflops").GetDouble(), fraction, 6);
+        // Measured before and after the steps; the fraction is against the higher of the two.
+        var ceilings = r.Lines.Where(l => l.StartsWith("ceiling: ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(2, ceilings.Count);
+        Assert.Equal(ceilings.Max(), root.GetProperty("ceilingGflops").GetDouble(), 0.051);
     }
 
     [Fact]

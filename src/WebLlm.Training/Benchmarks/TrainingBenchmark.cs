@@ -51,6 +51,9 @@ public static class TrainingBenchmark
             onStep?.Invoke(s, i < o.WarmupSteps);
             if (i >= o.WarmupSteps) timed.Add(s);
         }
+        // Measured again after the steps, and the higher kept: once in a suite run the VM gave the first measurement a
+        // slow few seconds (107 GFLOP/s against 180-189 in every other process), and gpt2 came out at 132% of it.
+        if (ceiling is null) peak = Math.Max(peak, MeasureCeiling(o.CeilingSeconds, log, "again, after the steps"));
         double ms = Stats.Median(timed.Select(s => s.Milliseconds));
         var phases = timed.Select(s => s.Phases!).ToList();
         double data = Stats.Median(phases.Select(p => p.Data)), fwd = Stats.Median(phases.Select(p => p.Forward)),
@@ -65,9 +68,9 @@ public static class TrainingBenchmark
         };
     }
 
-    public static double MeasureCeiling(double seconds, Action<string>? log = null)
+    public static double MeasureCeiling(double seconds, Action<string>? log = null, string? when = null)
     {
-        log?.Invoke($"measuring the fp32 matrix-product ceiling ({get_num_threads()} threads)…");
+        log?.Invoke($"measuring the fp32 matrix-product ceiling ({get_num_threads()} threads{(when is null ? "" : ", " + when)})…");
         double ceiling = MatmulCeiling.Measure(Devices.Resolve("cpu"), TimeSpan.FromSeconds(seconds), 2048);
         log?.Invoke($"ceiling: {ceiling / 1e9:F1} GFLOP/s");
         return ceiling;
