@@ -189,6 +189,49 @@ public class ProcessTests
         }
     }
 
+    /// <summary>
+    /// The narrowest moment of the test above: a checkpoint folder has just been renamed into place. Its steps are
+    /// posted to the database writer, which gathers them for up to a second, so a kill here used to leave a checkpoint
+    /// ahead of the stored steps: recovery resumed from it and the steps before it were gone from the run's history.
+    /// </summary>
+    [Fact]
+    public async Task A_kill_the_moment_a_checkpoint_appears_keeps_every_step_up_to_it()
+    {
+        string dataDir = Directory.CreateTempSubdirectory("webllm-sigkill-checkpoint-").FullName;
+        try
+        {
+            int runId;
+            long newest;
+            await using (var server = await ServerProcess.StartAsync(dataDir))
+            {
+                var api = ApiFor(server);
+                runId = (await api.LaunchAsync(LongRun(every: 5))).Id;
+                string checkpoints = Path.Combine(dataDir, "runs", runId.ToString(CultureInfo.InvariantCulture), "checkpoints");
+                var deadline = DateTime.UtcNow + Api.Patience;
+                while (Checkpoint.List(checkpoints).Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(1);
+                await server.SignalAsync("KILL");
+                Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+                newest = Checkpoint.List(checkpoints).LastOrDefault()?.Step ?? 0;
+                Assert.True(newest >= 5, $"no checkpoint within {Api.Patience}:\n{server.Output}");
+            }
+            SqliteConnection.ClearAllPools();
+            await using (var again = await ServerProcess.StartAsync(dataDir))
+            {
+                var api = ApiFor(again);
+                var run = await api.GetRunAsync(runId);
+                Assert.Equal(newest, run.LatestCheckpointStep);
+                Assert.Equal(newest, run.CurrentStep);
+                var steps = (await api.MetricsAsync(runId)).Select(m => m.Step).ToList();
+                Assert.Equal(Enumerable.Range(1, (int)newest).Select(x => (long)x), steps);
+            }
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            WebLlmFactory.DeleteDirectory(dataDir);
+        }
+    }
+
     private static IEnumerable<string> Temps(string checkpoints) =>
         Directory.Exists(checkpoints) ? Directory.EnumerateDirectories(checkpoints, "*.tmp") : [];
 

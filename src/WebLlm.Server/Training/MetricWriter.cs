@@ -60,7 +60,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
     {
         if (!channel.Writer.TryWrite(e))
         {
-            if (e is TransitionEvent t) t.Committed.TrySetException(new InvalidOperationException("The server is shutting down."));
+            if (e is AwaitedEvent a) a.Committed.TrySetException(new InvalidOperationException("The server is shutting down."));
         }
         else if (e is not (StepEvent or SystemEvent))
         {
@@ -95,7 +95,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
                 var committed = await WriteAsync(batch);
                 if (diskFull is not null) (diskFull, unwritten) = (null, NothingHeldBack);
                 broadcaster.Post(committed);
-                foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetResult();
+                foreach (var a in batch.OfType<AwaitedEvent>()) a.Committed.TrySetResult();
             }
             catch (Exception ex) when (DiskFull.Is(ex) && DiskFullRetries-- > 0)
             {
@@ -113,7 +113,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
             catch (Exception ex)
             {
                 log.LogError(ex, "Writing {Count} training events failed; they are lost", batch.Count);
-                foreach (var t in batch.OfType<TransitionEvent>()) t.Committed.TrySetException(ex);
+                foreach (var a in batch.OfType<AwaitedEvent>()) a.Committed.TrySetException(ex);
             }
         }
     }
@@ -126,6 +126,7 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
         var committed = new List<RunEvent>(batch.Count);
         foreach (var e in batch)
         {
+            if (e is FlushEvent) continue; // only a marker: committed with the rest
             if (!runs.TryGetValue(e.RunId, out var run)) runs[e.RunId] = run = await db.Runs.FindAsync(e.RunId);
             if (run is null) continue; // deleted meanwhile: its rows would break the foreign key
             committed.Add(await ApplyAsync(db, run, e));

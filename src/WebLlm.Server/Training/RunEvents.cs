@@ -30,14 +30,26 @@ public sealed record ResumedEvent(int RunId, long? ResumedFrom, IReadOnlyList<Co
 
 public sealed record SystemEvent(int RunId, SystemMetricDto Metric) : RunEvent(RunId);
 
-/// <summary>A status change. <see cref="Committed"/> completes once it is in the database.</summary>
-public sealed record TransitionEvent(int RunId, RunStatus? From, RunStatus To, string Reason, DateTime Utc) : RunEvent(RunId)
+/// <summary>An event someone waits for: <see cref="Committed"/> completes once it, and everything posted before it, is in the database.</summary>
+public abstract record AwaitedEvent(int RunId) : RunEvent(RunId)
+{
+    public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>A status change.</summary>
+public sealed record TransitionEvent(int RunId, RunStatus? From, RunStatus To, string Reason, DateTime Utc) : AwaitedEvent(RunId)
 {
     /// <summary>Set when a run (re)starts: rows after this step are leftovers of a replayed stretch and are removed.</summary>
     public long? ResetAfterStep { get; init; }
     public string? Device { get; init; }
-    public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
+
+/// <summary>
+/// Nothing to write: committed once everything posted before it is. A checkpoint waits for one before its folder is
+/// written, so it is never ahead of the stored steps: after a crash the run resumes from its newest checkpoint and keeps
+/// the rows up to it, and rows still waiting in the writer's gather window would have left a hole there.
+/// </summary>
+public sealed record FlushEvent(int RunId) : AwaitedEvent(RunId);
 
 /// <summary>
 /// For the broadcaster only: a run's status changed but the full disk keeps it out of the database; push the stored

@@ -445,6 +445,23 @@ public sealed class TrainingService(
         }
     }
 
+    /// <summary>How long a checkpoint waits for the steps before it to be committed (normally milliseconds).</summary>
+    private static readonly TimeSpan FlushPatience = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Writes a checkpoint once the steps before it are committed (see <see cref="FlushEvent"/>). When the database's
+    /// disk is full, or it does not answer within <see cref="FlushPatience"/>, the checkpoint is written anyway: the
+    /// steps wait in the writer's memory, and the weights matter more than a hole in the history after a crash.
+    /// </summary>
+    private CheckpointWritten SaveCheckpoint(int runId, Trainer trainer)
+    {
+        var flush = new FlushEvent(runId);
+        writer.Post(flush);
+        if (!SpinWait.SpinUntil(() => flush.Committed.Task.IsCompleted || writer.DiskFullError is not null, FlushPatience))
+            log.LogWarning("Run {RunId}: the steps before checkpoint {Step} were not committed within {Patience}; writing it anyway", runId, trainer.Step, FlushPatience);
+        return new CheckpointWritten(runId, trainer.SaveCheckpoint(), DateTime.UtcNow);
+    }
+
     private (RunStatus, string) Train(Job job)
     {
         // Waiting once, before the loop, is fine: it orders this run's reads after everything committed before it.
@@ -493,12 +510,12 @@ public sealed class TrainingService(
                     writer.Post(new SampleEvent(job.RunId, new SampleDto(s.Step, s.Prompt, s.Text, DateTime.UtcNow)));
             if ((Interlocked.Exchange(ref job.CheckpointNow, 0) == 1 | trainer.CheckpointDue) && trainer.Step > checkpointed)
             {
-                writer.Post(new CheckpointWritten(job.RunId, trainer.SaveCheckpoint(), DateTime.UtcNow));
+                writer.Post(SaveCheckpoint(job.RunId, trainer));
                 checkpointed = trainer.Step;
             }
         }
         // Whatever ended the loop, the last step is on disk before the status says so.
-        if (trainer.Step > checkpointed) writer.Post(new CheckpointWritten(job.RunId, trainer.SaveCheckpoint(), DateTime.UtcNow));
+        if (trainer.Step > checkpointed) writer.Post(SaveCheckpoint(job.RunId, trainer));
 
         return job.Request switch
         {
