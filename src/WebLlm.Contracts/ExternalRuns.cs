@@ -1,9 +1,12 @@
+using System.Text.Json.Serialization;
+
 namespace WebLlm.Contracts;
 
 /// <summary>
 /// <c>POST /api/runs/external</c>: a run that another engine (llm.c, nanoGPT, anything) trains, whose metrics
 /// arrive through <see cref="IngestMetricsRequest"/>. Requires the API key.
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateExternalRunRequest
 {
     public string Name { get; init; } = "";
@@ -19,6 +22,7 @@ public sealed record CreateExternalRunRequest
 /// that is already stored is ignored (a restarted watcher may send lines twice). Null numbers are non-finite
 /// values (JSON has no NaN). <see cref="Status"/> optionally moves the run (Running, Completed, Stopped, Failed).
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record IngestMetricsRequest
 {
     public IReadOnlyList<IngestStep> Steps { get; init; } = [];
@@ -27,9 +31,11 @@ public sealed record IngestMetricsRequest
     public string? Reason { get; init; }
 }
 
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record IngestStep(long Step, double? Loss, double? LearningRate = null, double? GradNorm = null,
     double? Milliseconds = null, double? Mfu = null, double? TokensPerSecond = null, long? TokensSeen = null);
 
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record IngestEval(long Step, double? ValLoss);
 
 public sealed record IngestResult(int RunId, int AcceptedSteps, int DuplicateSteps, int AcceptedEvals, long LastStep, RunStatus Status);

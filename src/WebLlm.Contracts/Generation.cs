@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace WebLlm.Contracts;
 
 /// <summary><c>POST /api/runs/{id}/generate</c>. Unset fields take the sampler's defaults.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record GenerateRequest
 {
     public string Prompt { get; init; } = "";

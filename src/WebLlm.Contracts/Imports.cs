@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace WebLlm.Contracts;
 
 /// <summary>
@@ -13,6 +15,7 @@ public sealed record ImportCandidateDto(string Name, string Format, long SizeByt
 /// whose checkpoint at step 0 the playground and the API can use. The tokenizer is GPT-2's for a 50257-token
 /// vocabulary, else that of <see cref="DatasetId"/>.
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record ImportRequest
 {
     public string Name { get; init; } = "";

@@ -10,6 +10,7 @@ public enum RunStatus { Queued, Running, Paused, Completed, Stopped, Failed, Int
 /// <c>POST /api/runs</c>. Only <see cref="Preset"/> is required; every unset field takes the preset's
 /// default. Model overrides replace the preset's shape; the vocabulary always comes from the dataset.
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)] // a misspelt setting is a 400, not a silent default
 public sealed record CreateRunRequest
 {
     public string? Name { get; init; }

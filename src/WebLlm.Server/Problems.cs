@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using WebLlm.Contracts;
 
@@ -44,10 +45,14 @@ public static class Problems
     /// <summary>ProblemDetails for every error, each with a code; 500s get internal_error.</summary>
     public static WebApplicationBuilder AddProblems(this WebApplicationBuilder builder)
     {
+        // Unreadable bodies throw in every environment (not only Development), so the answer can say what was wrong.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {
-            // A request the server could not read (malformed JSON, a body too large) says what was wrong with it.
-            if (ctx.Exception is BadHttpRequestException bad) ctx.ProblemDetails.Detail ??= bad.Message;
+            // A request the server could not read (malformed JSON, an unknown field, a body too large) says what was
+            // wrong with it; for JSON, where: System.Text.Json's message names the property path, line and position.
+            if (ctx.Exception is BadHttpRequestException bad)
+                ctx.ProblemDetails.Detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
             if (ctx.Exception is { } ex && Training.DiskFull.Is(ex))
             {
                 // Not an internal error: the client can retry once space is freed. The server's paths stay out of it.
@@ -63,7 +68,7 @@ public static class Problems
     }
 
     /// <summary>
-    /// Exceptions become ProblemDetails: BadHttpRequestException (thrown for unreadable bodies in Development)
+    /// Exceptions become ProblemDetails: BadHttpRequestException (thrown for unreadable bodies)
     /// keeps its 4xx status; a full disk (ENOSPC, SQLITE_FULL) is 503 disk_full; anything else is a 500. Empty error responses get a ProblemDetails body too.
     /// </summary>
     public static WebApplication UseProblems(this WebApplication app)
@@ -72,6 +77,8 @@ public static class Problems
         {
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode
                 : Training.DiskFull.Is(ex) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
+            // A client's bad request is not the server's error: no error log, no exception diagnostics for it.
+            SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
         });
 
         app.UseStatusCodePages();

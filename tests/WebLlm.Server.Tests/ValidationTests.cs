@@ -62,6 +62,20 @@ public class ValidationTests(SmallLimitsFactory factory) : IClassFixture<SmallLi
         await Api.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.BadRequest);
     }
 
+    [Theory]
+    [InlineData(ApiRoutes.Runs, """{"preset":"tiny","training":{"maxSteps":30}}""", "training")]
+    [InlineData(ApiRoutes.Runs, """{"preset":"tiny","max_steps":30}""", "max_steps")]
+    [InlineData("/api/runs/1/generate", """{"prompt":"a","max_tokens":5}""", "max_tokens")]
+    [InlineData(ApiRoutes.Imports, """{"name":"x","format":"hf"}""", "format")]
+    public async Task An_unknown_field_is_a_400_naming_it_and_nothing_is_created(string route, string json, string field)
+    {
+        var response = await api.Http.PostAsync(route, new StringContent(json, Encoding.UTF8, "application/json"));
+        var problem = await Api.AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.BadRequest);
+        string detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains($"The JSON property '{field}' could not be mapped", detail, StringComparison.Ordinal);
+        Assert.Empty(await api.ListAsync<RunDto>(ApiRoutes.Runs));
+    }
+
     [Fact]
     public async Task Presets_health_and_the_openapi_document_answer()
     {
