@@ -69,19 +69,21 @@ public class AdamWTests
             Assert.True(ours[i].allclose(theirs[i], rtol: 1e-5, atol: 1e-6), $"parameter {i}: max difference {(ours[i] - theirs[i]).abs().max().item<float>()}");
     }
 
-    [Fact]
-    public void The_fused_cpu_pass_and_libtorch_s_kernels_give_the_same_update()
+    [Theory]
+    [InlineData(3, 43)]       // one thread, and the loop's scalar tail
+    [InlineData(1025, 2049)]  // 2.1M elements: split into chunks over two threads where libtorch has two
+    public void The_fused_cpu_pass_and_libtorch_s_kernels_give_the_same_update(int rows, int columns)
     {
         // float64 tensors are not what the fused pass reads, so the same optimizer takes libtorch's kernels for them.
         manual_seed(4);
-        using var init = randn(3, 43);
+        using var init = randn(rows, columns);
         var fused = new Parameter(init.clone());
         var kernels = new Parameter(init.to(ScalarType.Float64));
         using var a = new Training.AdamW([("w", fused)], weightDecay: 0.1);
         using var b = new Training.AdamW([("w", kernels)], weightDecay: 0.1);
         for (int step = 0; step < 15; step++)
         {
-            using var target = randn(3, 43);
+            using var target = randn(rows, columns);
             using (var loss = (fused - target).pow(2).sum()) loss.backward();
             using (var loss = (kernels - target.to(ScalarType.Float64)).pow(2).sum()) loss.backward();
             double scale = 0.2 + 0.2 * (step % 4); // varying: a constant scale would cancel out of Adam's m/√v

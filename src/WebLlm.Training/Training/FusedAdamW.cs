@@ -39,14 +39,27 @@ internal static unsafe class FusedAdamW
 
     private static nint Address(Tensor t) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
-    /// <summary>Applies every update, split into chunks over <paramref name="threads"/> threads.</summary>
+    /// <summary>
+    /// Elements a helper thread must have before one is woken: a million take about a millisecond, what waking a
+    /// sleeping pool thread can cost on a busy 2-core machine (a small model's whole update is less).
+    /// </summary>
+    private const long MinPerThread = 1 << 20;
+
+    /// <summary>Applies every update, split into chunks over up to <paramref name="threads"/> threads.</summary>
     public static void Run(IReadOnlyList<Update> updates, int threads)
     {
+        long total = updates.Sum(u => u.Count);
+        int degree = (int)Math.Clamp(total / MinPerThread, 1, Math.Max(1, threads));
+        if (degree == 1)
+        {
+            foreach (var w in updates) Apply((float*)w.P, (float*)w.G, (float*)w.M, (float*)w.V, w.Count, w.C);
+            return;
+        }
         var chunks = new List<(int Update, long Start, long Count)>();
         for (int u = 0; u < updates.Count; u++)
             for (long start = 0; start < updates[u].Count; start += Chunk)
                 chunks.Add((u, start, Math.Min(Chunk, updates[u].Count - start)));
-        Parallel.For(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
+        Parallel.For(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = degree }, i =>
         {
             var (u, start, count) = chunks[i];
             var w = updates[u];
