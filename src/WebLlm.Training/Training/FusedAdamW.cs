@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using TorchSharp;
+using WebLlm.Training.Model;
 using static TorchSharp.torch;
 
 namespace WebLlm.Training.Training;
@@ -31,8 +31,7 @@ internal static unsafe class FusedAdamW
         && g.NumberOfElements == p.NumberOfElements;
 
     private static bool IsCpuFloat(Tensor t) =>
-        t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous()
-        && t.NumberOfElements * sizeof(float) <= int.MaxValue; // Tensor.bytes is a Span
+        SingleRowOps.IsCpuFloat(t) && t.NumberOfElements * sizeof(float) <= int.MaxValue; // Tensor.bytes is a Span
 
     public static Update For(Tensor p, Tensor g, Tensor m, Tensor v, Coefficients c) =>
         new(Address(p), Address(g), Address(m), Address(v), p.NumberOfElements, c);
