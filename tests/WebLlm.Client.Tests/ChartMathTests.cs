@@ -55,12 +55,7 @@ public class ChartMathTests
         for (var trial = 0; trial < 40; trial++)
         {
             var n = random.Next(1, 20_000);
-            var points = new ChartPoint[n];
-            for (var i = 0; i < n; i++)
-            {
-                var y = random.Next(6) switch { 0 => double.NaN, 1 => 0, 2 => -1, 3 => random.Next(4), _ => random.NextDouble() * 10 };
-                points[i] = new ChartPoint(i - 3, y); // the first x values are not positive
-            }
+            var points = RandomSeries(random, n);
             var blocks = new BlockExtremes(positiveX, positiveY);
             for (var grown = 0; grown < n;)
             {
@@ -76,6 +71,105 @@ public class ChartMathTests
                     ChartMath.Downsample(points, start, end, buckets, positiveX, positiveY, blocks));
             }
         }
+    }
+
+    /// <summary>
+    /// The live chart's downsampling of a whole series keeps its buckets' extremes from render to render; what comes out
+    /// must be a plain scan of the same buckets (runs of whole blocks, then the last blocks, then the points after them)
+    /// however the series grew, including across the moments the bucket size changes.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Whole_series_downsampling_is_a_plain_scan_of_its_buckets_as_the_series_grows(bool positiveX, bool positiveY)
+    {
+        var random = new Random(11);
+        for (var trial = 0; trial < 12; trial++)
+        {
+            var n = random.Next(1, 60_000);
+            var points = RandomSeries(random, n);
+            var buckets = random.Next(1, 200);
+            var blocks = new BlockExtremes(positiveX, positiveY);
+            for (var grown = 0; grown < n;)
+            {
+                grown = Math.Min(n, grown + random.Next(1, 2_000));
+                var shown = points.AsSpan(0, grown);
+                blocks.Extend(shown);
+                Assert.Equal(PlainScanOfWholeBlockBuckets(shown, buckets, positiveX, positiveY), ChartMath.DownsampleWhole(shown, buckets, blocks));
+            }
+        }
+    }
+
+    [Fact]
+    public void Whole_series_downsampling_of_a_long_run_keeps_spikes_ends_and_order_in_about_two_points_a_bucket()
+    {
+        var points = Line(200_000, i => 2 + Math.Sin(i / 100.0) * 0.1);
+        points[131_337] = new ChartPoint(131_338, 40);
+        points[7_001] = new ChartPoint(7_002, -5);
+        var blocks = new BlockExtremes(false, false);
+        blocks.Extend(points);
+
+        var reduced = ChartMath.DownsampleWhole(points, 150, blocks);
+
+        Assert.InRange(reduced.Count, 150, 2 * 150 + 6);
+        Assert.Contains(new ChartPoint(131_338, 40), reduced);
+        Assert.Contains(new ChartPoint(7_002, -5), reduced);
+        Assert.Equal(points[0], reduced[0]);
+        Assert.Equal(points[^1], reduced[^1]);
+        Assert.Equal(reduced.OrderBy(p => p.X), reduced);
+        Assert.Equal(reduced.Distinct().Count(), reduced.Count);
+    }
+
+    /// <summary>Ties, gaps (NaN), zeros and negatives (left out on log axes); the first x values are not positive.</summary>
+    private static ChartPoint[] RandomSeries(Random random, int n)
+    {
+        var points = new ChartPoint[n];
+        for (var i = 0; i < n; i++)
+        {
+            var y = random.Next(6) switch { 0 => double.NaN, 1 => 0, 2 => -1, 3 => random.Next(4), _ => random.NextDouble() * 10 };
+            points[i] = new ChartPoint(i - 3, y);
+        }
+        return points;
+    }
+
+    private static List<ChartPoint> PlainScanOfWholeBlockBuckets(ReadOnlySpan<ChartPoint> points, int buckets, bool positiveX, bool positiveY)
+    {
+        var size = BlockExtremes.Size;
+        var whole = points.Length / size;
+        if (whole < buckets) return ChartMath.Downsample(points, buckets, positiveX, positiveY);
+        var per = (whole + buckets - 1) / buckets;
+        var full = whole / per;
+        var ranges = new List<(int From, int To)>();
+        for (var b = 0; b < full; b++) ranges.Add((b * per * size, (b + 1) * per * size));
+        ranges.Add((full * per * size, whole * size));
+        ranges.Add((whole * size, points.Length));
+        bool Keeps(ChartPoint p) => (!positiveX || p.X > 0) && (!positiveY || p.Y > 0);
+        var indices = new List<int>();
+        if (Keeps(points[0])) indices.Add(0);
+        foreach (var (from, to) in ranges)
+        {
+            int min = -1, max = -1;
+            for (var i = from; i < to; i++)
+            {
+                if (!Keeps(points[i]) || double.IsNaN(points[i].Y)) continue;
+                if (min < 0 || points[i].Y < points[min].Y) min = i;
+                if (max < 0 || points[i].Y > points[max].Y) max = i;
+            }
+            if (min < 0) continue;
+            indices.Add(Math.Min(min, max));
+            indices.Add(Math.Max(min, max));
+        }
+        if (Keeps(points[^1])) indices.Add(points.Length - 1);
+        var kept = new List<ChartPoint>();
+        var last = -1;
+        foreach (var i in indices)
+        {
+            if (i <= last) continue;
+            kept.Add(points[i]);
+            last = i;
+        }
+        return kept;
     }
 
     [Fact]

@@ -112,6 +112,64 @@ public static class ChartMath
         return result;
     }
 
+    /// <summary>
+    /// A downsampling of a whole growing series (a live chart that is not zoomed), made to cost the same at 200,000
+    /// points as at 5,000: each bucket is a run of whole blocks, the same number of blocks each, so a full bucket never
+    /// changes and its extremes are kept in <paramref name="blocks"/>; a render reads one summary per bucket, the last
+    /// bucket's blocks and the points after the last whole block. Each bucket keeps its first minimum and maximum in x
+    /// order, plus the first and last points, like <see cref="Downsample(ReadOnlySpan{ChartPoint}, int, bool, bool)"/>,
+    /// whose equal buckets it is while there are fewer whole blocks than buckets. <paramref name="blocks"/> must have been
+    /// extended with these points.
+    /// </summary>
+    public static List<ChartPoint> DownsampleWhole(ReadOnlySpan<ChartPoint> points, int buckets, BlockExtremes blocks)
+    {
+        bool positiveX = blocks.PositiveX, positiveY = blocks.PositiveY;
+        var whole = blocks.Covered / BlockExtremes.Size;
+        if (buckets < 1 || whole < buckets || blocks.Covered > points.Length)
+        {
+            return Downsample(points, 0, points.Length, buckets, positiveX, positiveY, blocks.Covered <= points.Length ? blocks : null);
+        }
+        var perBucket = (whole + buckets - 1) / buckets; // blocks
+        var full = blocks.Buckets(points, perBucket);
+        var kept = new Kept(2 * buckets + 6);
+        if (Keeps(points[0], positiveX, positiveY)) kept.Add(points, 0);
+        foreach (var (min, max) in full) kept.AddInOrder(points, min, max);
+        var last = new Extremes();
+        for (var k = full.Count * perBucket; k < whole; k++)
+        {
+            var (min, max) = blocks[k];
+            last.Offer(points, min, max);
+        }
+        kept.AddInOrder(points, last.Min, last.Max);
+        var tail = new Extremes();
+        tail.Scan(points, blocks.Covered, points.Length, positiveX, positiveY);
+        kept.AddInOrder(points, tail.Min, tail.Max);
+        if (Keeps(points[^1], positiveX, positiveY)) kept.Add(points, points.Length - 1);
+        return kept.Points;
+    }
+
+    /// <summary>Points taken in increasing index order, each once.</summary>
+    private sealed class Kept(int capacity)
+    {
+        private int _last = -1;
+        public List<ChartPoint> Points { get; } = new(capacity);
+
+        public void Add(ReadOnlySpan<ChartPoint> points, int index)
+        {
+            if (index <= _last) return;
+            Points.Add(points[index]);
+            _last = index;
+        }
+
+        /// <summary>A range's minimum and maximum (-1: none), the earlier first.</summary>
+        public void AddInOrder(ReadOnlySpan<ChartPoint> points, int min, int max)
+        {
+            if (min < 0) return;
+            Add(points, Math.Min(min, max));
+            Add(points, Math.Max(min, max));
+        }
+    }
+
     internal static bool Keeps(ChartPoint p, bool positiveX, bool positiveY) => (!positiveX || p.X > 0) && (!positiveY || p.Y > 0);
 
     /// <summary>The first lowest and first highest point of a range, scanned in x order (NaN never wins).</summary>
@@ -294,6 +352,32 @@ public sealed class BlockExtremes(bool positiveX, bool positiveY)
             extremes.Scan(points, Covered, Covered + Size, PositiveX, PositiveY);
             _blocks.Add((extremes.Min, extremes.Max));
         }
+    }
+
+    private readonly List<(int Min, int Max)> _buckets = [];
+    private int _blocksPerBucket;
+
+    /// <summary>
+    /// The extremes of every full run of <paramref name="perBucket"/> blocks (see <see cref="ChartMath.DownsampleWhole"/>),
+    /// kept until the bucket size changes: a growing series adds a bucket every <paramref name="perBucket"/> blocks.
+    /// </summary>
+    public IReadOnlyList<(int Min, int Max)> Buckets(ReadOnlySpan<ChartPoint> points, int perBucket)
+    {
+        if (perBucket != _blocksPerBucket)
+        {
+            _buckets.Clear();
+            _blocksPerBucket = perBucket;
+        }
+        while ((_buckets.Count + 1) * perBucket <= _blocks.Count)
+        {
+            var extremes = new ChartMath.Extremes();
+            for (var k = _buckets.Count * perBucket; k < (_buckets.Count + 1) * perBucket; k++)
+            {
+                extremes.Offer(points, _blocks[k].Min, _blocks[k].Max);
+            }
+            _buckets.Add((extremes.Min, extremes.Max));
+        }
+        return _buckets;
     }
 
     /// <summary>The blocks [first, last) that lie wholly inside [from, to) and are summarized.</summary>
