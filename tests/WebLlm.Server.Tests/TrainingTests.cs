@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using WebLlm.Contracts;
+using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.Tests;
 
@@ -163,6 +164,8 @@ public class TrainingTests(WebLlmFactory factory) : IClassFixture<WebLlmFactory>
         Assert.Contains(page.Steps, s => s.Loss == all.Max(a => a.Loss));
         Assert.Contains(page.Steps, s => s.Loss == all.Min(a => a.Loss));
         Assert.True(page.Steps.Zip(page.Steps.Skip(1)).All(p => p.First.Step < p.Second.Step));
+        // The server chooses the rows from steps and losses alone, then loads them: the same rows as downsampling them all.
+        Assert.Equal(Downsampler.MinMax(all, 10), page.Steps);
         var ranged = (await api.Http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id, fromStep: 5, toStep: 9)))!;
         Assert.Equal([5L, 6L, 7L, 8L, 9L], ranged.Steps.Select(s => s.Step));
     }

@@ -9,11 +9,15 @@ namespace WebLlm.Server.Runs;
 /// </summary>
 public static class Downsampler
 {
-    public static IReadOnlyList<StepMetricDto> MinMax(IReadOnlyList<StepMetricDto> steps, int maxPoints)
+    public static IReadOnlyList<StepMetricDto> MinMax(IReadOnlyList<StepMetricDto> steps, int maxPoints) => MinMax(steps, maxPoints, s => s.Loss);
+
+    /// <summary>The same over any rows in step order, given each row's loss (null: non-finite).</summary>
+    public static IReadOnlyList<T> MinMax<T>(IReadOnlyList<T> steps, int maxPoints, Func<T, double?> loss)
     {
         if (steps.Count <= maxPoints) return steps;
         int buckets = Math.Max(1, maxPoints / 2);
-        var kept = new List<StepMetricDto>(maxPoints + 1);
+        var kept = new List<T>(maxPoints + 1);
+        int lastKept = -1;
         for (int b = 0; b < buckets; b++)
         {
             int from = (int)((long)steps.Count * b / buckets), to = (int)((long)steps.Count * (b + 1) / buckets);
@@ -22,16 +26,17 @@ public static class Downsampler
             for (int i = from; i < to; i++)
             {
                 // Rows without a loss (non-finite) are extremes of their own: keep them visible as gaps' markers.
-                if (Loss(steps[i]) < Loss(steps[min])) min = i;
-                if (Loss(steps[i]) > Loss(steps[max])) max = i;
+                if (Rank(loss(steps[i])) < Rank(loss(steps[min]))) min = i;
+                if (Rank(loss(steps[i])) > Rank(loss(steps[max]))) max = i;
             }
             kept.Add(steps[Math.Min(min, max)]);
             if (min != max) kept.Add(steps[Math.Max(min, max)]);
+            lastKept = Math.Max(min, max);
         }
-        if (kept[^1].Step != steps[^1].Step) kept.Add(steps[^1]);
+        if (lastKept != steps.Count - 1) kept.Add(steps[^1]);
         return kept;
     }
 
     /// <summary>Null (non-finite) losses rank above everything, so a divergence is never averaged away.</summary>
-    private static double Loss(StepMetricDto s) => s.Loss ?? double.PositiveInfinity;
+    private static double Rank(double? loss) => loss ?? double.PositiveInfinity;
 }

@@ -131,10 +131,16 @@ public static class RunEndpoints
         if (maxPoints is < 2) return Problems.Validation("maxPoints", $"maxPoints must be at least 2 (got {maxPoints})");
         if (!await db.Runs.AnyAsync(r => r.Id == id)) return RunNotFound(id);
         long from = fromStep ?? 0, to = toStep ?? long.MaxValue; // external engines log a step 0 (llm.c does)
-        var rows = await db.StepMetrics.AsNoTracking().Where(m => m.RunId == id && m.Step >= from && m.Step <= to).OrderBy(m => m.Step).ToListAsync();
-        IReadOnlyList<StepMetricDto> steps = rows.Select(RunMapping.ToDto).ToList();
-        bool downsampled = maxPoints is int max && steps.Count > max;
-        if (downsampled) steps = Downsampler.MinMax(steps, maxPoints!.Value);
+        var range = db.StepMetrics.AsNoTracking().Where(m => m.RunId == id && m.Step >= from && m.Step <= to);
+        bool downsampled = maxPoints is int max && await range.CountAsync() > max;
+        if (downsampled)
+        {
+            // A long run (200,000 rows): the kept rows are chosen from steps and losses alone, and only they are loaded whole.
+            var losses = await range.OrderBy(m => m.Step).Select(m => new { m.Step, m.Loss }).ToListAsync();
+            var kept = Downsampler.MinMax(losses, maxPoints!.Value, s => s.Loss).Select(s => s.Step).ToList();
+            range = range.Where(m => kept.Contains(m.Step));
+        }
+        var steps = (await range.OrderBy(m => m.Step).ToListAsync()).Select(RunMapping.ToDto).ToList();
         return TypedResults.Ok(new MetricsPage(id, steps.Count > 0 ? steps[0].Step : from, steps.Count > 0 ? steps[^1].Step : from, downsampled, steps));
     }
 
