@@ -104,7 +104,7 @@ internal static class Charts
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         var bars = new List<Bar>();
-        var groups = d.PerRound.Select(r => ($"round {r.Round}\n{r.Order}", r.ServerRatio, r.Ratio))
+        var groups = d.PerRound.Select(r => ($"round {r.Round}", r.ServerRatio, r.Ratio))
             .Append(("median of\nthe rounds", d.RoundServerRatio, d.RoundRatio))
             .Append(("all steps\n(pooled)", d.ServerRatio, d.Ratio)).ToList();
         for (int i = 0; i < groups.Count; i++)

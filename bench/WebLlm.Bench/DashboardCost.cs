@@ -17,8 +17,8 @@ namespace WebLlm.Bench;
 /// </summary>
 public sealed record DashboardVariant(string Name, double MsPerStep, double? TrainingCpu, double? ServerCpu, double? BrowserCpu);
 
-/// <summary>One round's medians (ms/step): the CLI's run, and the server's one run, watched and paused by turns.</summary>
-public sealed record DashboardRound(int Round, string Order, double Cli, double Server, double ServerWithBrowser)
+/// <summary>One round's medians (ms/step): the CLI's windows and the server's, watched and paused, taking turns.</summary>
+public sealed record DashboardRound(int Round, double Cli, double Server, double ServerWithBrowser)
 {
     public double Ratio => Cli / ServerWithBrowser;
     public double ServerRatio => Cli / Server;
@@ -37,13 +37,10 @@ public sealed record DashboardCostResult(
     /// <summary>The server's own share: persisting and the hub, the browser paused.</summary>
     public double ServerRatio => Cli.MsPerStep / Server.MsPerStep;
 
-    /// <summary>The browser's share, within the same runs (free of the machine's drift between runs).</summary>
+    /// <summary>The browser's share, within the same runs.</summary>
     public double BrowserRatio => Server.MsPerStep / ServerWithBrowser.MsPerStep;
 
-    /// <summary>
-    /// The target's figure from paired rounds: each round's CLI and server ran minutes apart, so the median of the
-    /// rounds' ratios is not moved by one round in which the machine was slow for one of them (the pooled medians are).
-    /// </summary>
+    /// <summary>The target's figure from the rounds: the median of each round's own ratio, so one slow round moves it little.</summary>
     public double RoundRatio => Stats.Median(PerRound.Select(r => r.Ratio).ToList());
 
     public double RoundServerRatio => Stats.Median(PerRound.Select(r => r.ServerRatio).ToList());
@@ -56,16 +53,17 @@ public sealed record DashboardCostResult(
 /// Chromium on the run page. A person watches a steady state, so the browser boots, connects and renders the run
 /// page before the measured steps (WebAssembly download and JIT are a one-off, not the dashboard's running cost),
 /// and only steps after <c>warmup</c> count. This VM's speed drifts by several percent from one minute to the next,
-/// more than the browser's cost, so the browser's share is measured within one server run: after the warm-up the
-/// browser is paused (SIGSTOP: no CPU at all, as if nobody watched) and resumed by turns every 150 steps (50 in a
-/// <c>--quick</c> run), and each window's first <see cref="ToggleMargin"/> steps (the resumed page
-/// catching up) are left out. Toggles follow the run's stored step, which trails the training by up to the metric
-/// writer's gather window (1 s, ~19 tiny steps), so at worst a few steps of the margin fall after the toggle. The server run is twice the CLI's measured length, so each half matches it. Rounds
-/// alternate which of the CLI and the server goes first; medians over steps.
+/// more than what is measured, so in each round the CLI and the server train side by side and take turns: while one
+/// trains the other is stopped (SIGSTOP: no CPU at all), in windows of 150 steps (50 in a <c>--quick</c> run) that go
+/// CLI, server watched, server with the browser paused (as if nobody watched), and again; each window's first
+/// <see cref="ToggleMargin"/> steps are left out (see <see cref="InterleavedRunAsync"/>). Medians over steps, pooled
+/// and per round.
 /// </summary>
 internal static partial class DashboardCost
 {
-    private const int Documents = 20000, Batch = 12, CpuWindowMargin = 25, ToggleMargin = 25;
+    private const int Documents = 20000, Batch = 12, ToggleMargin = 25;
+    // Both runs are stopped long before this: the step count only sets the learning-rate schedule, the same for both.
+    private const int InterleavedSteps = 100_000;
     private const int SigStop = 19, SigCont = 18; // Linux x86-64 and arm64
     private static readonly string[] VariantNames = ["CLI", "server, browser paused", "server + Chromium on the run page"];
 
@@ -83,25 +81,19 @@ internal static partial class DashboardCost
         var watched = new Samples();
         long latestReady = 0;
         var perRound = new List<DashboardRound>();
-        // Twice the CLI's measured steps, in windows of equal length, and the margin the CPU window keeps from the end.
-        int windowSteps = Math.Clamp((steps - warmup) / 4, 50, 150), serverSteps = warmup + 2 * (steps - warmup) + CpuWindowMargin;
+        // Each kind gets (steps - warmup) steps a round, in windows of equal length.
+        int windowSteps = Math.Clamp((steps - warmup) / 4, 50, 150), windowsPerKind = Math.Max(1, (steps - warmup) / windowSteps);
         for (int round = 0; round < rounds; round++)
         {
-            bool cliFirst = round % 2 == 0;
-            List<double> roundCli = [];
-            ToggledRun? run = null;
-            foreach (bool cliNow in new[] { cliFirst, !cliFirst })
-            {
-                if (cliNow) roundCli = CliRun(cli, Path.Combine(dir, "data"), Path.Combine(dir, $"cli-{round}"), steps, warmup, threads);
-                else run = await ServerRunAsync(Path.Combine(dir, $"server-{round}"), serverSteps, warmup, windowSteps, threads, log);
-            }
-            cliMs.AddRange(roundCli);
-            paused.Add(run!.Paused);
+            var run = await InterleavedRunAsync(cli, Path.Combine(dir, "data"), Path.Combine(dir, $"server-{round}"), Path.Combine(dir, $"cli-{round}"),
+                warmup, windowSteps, windowsPerKind, threads, log);
+            cliMs.AddRange(run.Cli);
+            paused.Add(run.Paused);
             watched.Add(run.Watching);
             latestReady = Math.Max(latestReady, run.ReadyStep);
-            var r = new DashboardRound(round + 1, cliFirst ? "CLI → server" : "server → CLI", Stats.Median(roundCli), Stats.Median(run.Paused.Ms), Stats.Median(run.Watching.Ms));
+            var r = new DashboardRound(round + 1, Stats.Median(run.Cli), Stats.Median(run.Paused.Ms), Stats.Median(run.Watching.Ms));
             perRound.Add(r);
-            log($"dashboard cost round {r.Round} ({r.Order}): CLI {r.Cli:F1} ms/step, server with the browser paused {r.Server:F1} ({r.ServerRatio:P1}), " +
+            log($"dashboard cost round {r.Round}: CLI {r.Cli:F1} ms/step, server with the browser paused {r.Server:F1} ({r.ServerRatio:P1}), " +
                 $"watched {r.ServerWithBrowser:F1} ({r.Ratio:P1}; the browser's own share {r.BrowserRatio:P1}); browser ready at step {run.ReadyStep}");
         }
         Directory.Delete(dir, recursive: true);
@@ -109,18 +101,10 @@ internal static partial class DashboardCost
             paused.Variant(VariantNames[1]), watched.Variant(VariantNames[2]), latestReady, perRound);
     }
 
-    private static List<double> CliRun(Webllm cli, string data, string outDir, int steps, int warmup, string threads)
-    {
-        var lines = cli.Run(["train", "--data", data, "--preset", "tiny", "--steps", $"{steps}", "--batch-size", $"{Batch}",
-            "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--threads", threads, "--peak-flops", "1e11", "--out", outDir]);
-        return lines.Select(l => StepMs().Match(l)).Where(m => m.Success && int.Parse(m.Groups["step"].Value, CultureInfo.InvariantCulture) > warmup)
-            .Select(m => double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture)).ToList();
-    }
-
     /// <summary>Steps and CPU of one state (watched or paused) over its windows of a server run.</summary>
     private sealed record Phase(List<double> Ms, double TrainingCpu, double ServerCpu, double BrowserCpu);
 
-    private sealed record ToggledRun(Phase Watching, Phase Paused, long ReadyStep);
+    private sealed record InterleavedRun(List<double> Cli, Phase Watching, Phase Paused, long ReadyStep);
 
     private sealed class Samples
     {
@@ -150,8 +134,10 @@ internal static partial class DashboardCost
         string dir = Directory.CreateTempSubdirectory("webllm-dashboard-profile-").FullName;
         string threads = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
         int steps = 400 + (seconds + traceSeconds + 20) * 25; // enough at ~19 steps/s, and a margin for slower machines
-        await ServerRunAsync(Path.Combine(dir, "profiled"), steps, warmup: 200, windowSteps: 0, threads, log, async page =>
+        var watched = await WatchedRunAsync(Path.Combine(dir, "profiled"), steps, warmup: 200, threads, log);
+        await using (watched.Bench)
         {
+            var page = watched.Page;
             var cdp = await page.Context.NewCDPSessionAsync(page);
             await cdp.SendAsync("Performance.enable");
             var (metrics0, threads0, wall0) = (await PageMetricsAsync(cdp), BrowserThreadCpu(), Stopwatch.GetTimestamp());
@@ -202,7 +188,7 @@ internal static partial class DashboardCost
             log($"sampling profile of {traceSeconds} s, {total} samples; self time by function (ms per second):");
             foreach (var (name, hits) in self.Where(g => !g.Key.StartsWith("(idle)", StringComparison.Ordinal)).Take(40))
                 log($"  {name}: {hits * 0.25 / traceSeconds:F2}");
-        });
+        }
         Directory.Delete(dir, recursive: true);
     }
 
@@ -257,72 +243,158 @@ internal static partial class DashboardCost
             $"{threadNames.GetValueOrDefault((s.Key.Pid, s.Key.Tid), s.Key.Tid.ToString(CultureInfo.InvariantCulture))} {s.Key.Name}: {s.Value.Ms / seconds:F2} ms/s, {s.Value.Count / seconds:F1}/s");
     }
 
-    /// <summary>One server run with Chromium on the run page, watched and paused by turns after the warm-up; null when profiling.</summary>
-    private static async Task<ToggledRun?> ServerRunAsync(string dataDir, int steps, int warmup, int windowSteps, string threads, Action<string> log,
-        Func<IPage, Task>? profile = null)
+    private sealed record WatchedRun(BenchServer Bench, IPage Page, int RunId, long ReadyStep);
+
+    /// <summary>
+    /// A server with Chromium on the page of a new run, past its warm-up. The browser boots the app and connects before
+    /// the run exists and then navigates to it inside the app, as a person clicking the run in the list.
+    /// </summary>
+    private static async Task<WatchedRun> WatchedRunAsync(string dataDir, int steps, int warmup, string threads, Action<string> log)
     {
-        await using var bench = await BenchServer.StartAsync(dataDir, Documents, threads);
-        var (server, http, baseUri) = (bench.Process, bench.Http, bench.BaseUri);
-        var page = await bench.NewPageAsync();
-        // Boot the app (download, WebAssembly start, hub connection) before the run exists.
-        await page.GotoAsync(baseUri.ToString());
-        await page.Locator("[data-testid=connection-status][data-state=Connected]").WaitForAsync(new() { Timeout = 120_000 });
-        var create = await http.PostAsJsonAsync(ApiRoutes.Runs, new CreateRunRequest
+        var bench = await BenchServer.StartAsync(dataDir, Documents, threads);
+        try
         {
-            Preset = "tiny", MaxSteps = steps, BatchSize = Batch, EvalEvery = 0, SampleEvery = 0, CheckpointEvery = 0, Name = "dashboard-cost",
-        });
-        var run = (await create.Content.ReadFromJsonAsync<RunDto>())!;
-        // In-app navigation, as a person clicking the run in the list: the booted app stays.
-        await page.EvaluateAsync("url => Blazor.navigateTo(url)", $"/runs/{run.Id}");
-        await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points ?? 0) > 0",
-            null, new() { Timeout = 120_000, PollingInterval = 100 });
-        long readyStep = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.CurrentStep;
-        // Same steps as the CLI's unless the browser was late; then from 20 steps after it rendered.
-        long from = Math.Max(warmup, readyStep + 20);
-        if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
-        long at = await WaitForStepAsync(http, run.Id, from);
-        if (profile is not null)
-        {
-            await profile(page);
-            return null;
+            var (http, baseUri) = (bench.Http, bench.BaseUri);
+            var page = await bench.NewPageAsync();
+            await page.GotoAsync(baseUri.ToString());
+            await page.Locator("[data-testid=connection-status][data-state=Connected]").WaitForAsync(new() { Timeout = 120_000 });
+            var create = await http.PostAsJsonAsync(ApiRoutes.Runs, new CreateRunRequest
+            {
+                Preset = "tiny", MaxSteps = steps, BatchSize = Batch, EvalEvery = 0, SampleEvery = 0, CheckpointEvery = 0, Name = "dashboard-cost",
+            });
+            var run = (await create.Content.ReadFromJsonAsync<RunDto>())!;
+            await page.EvaluateAsync("url => Blazor.navigateTo(url)", $"/runs/{run.Id}");
+            await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=chart-loss]')?.dataset.points ?? 0) > 0",
+                null, new() { Timeout = 120_000, PollingInterval = 100 });
+            long readyStep = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.CurrentStep;
+            long from = Math.Max(warmup, readyStep + 20);
+            if (from > warmup) log($"warning: the browser rendered the run page at step {readyStep}, after the warm-up of {warmup} steps");
+            await WaitForStepAsync(http, run.Id, from);
+            return new WatchedRun(bench, page, run.Id, readyStep);
         }
-        // Windows of WindowSteps steps, watched and paused by turns. The CPU window closes a little before the
-        // last step: the training thread and its OpenMP workers exit right after it, and their CPU time leaves
-        // /proc with them.
-        var windows = new List<(bool Watching, long From, long To, double Training, double Server, double Browser, double Wall)>();
-        var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
-        bool watching = true;
-        while (at < steps - CpuWindowMargin)
+        catch
         {
-            long to = await WaitForStepAsync(http, run.Id, Math.Min(at + windowSteps, steps - CpuWindowMargin));
-            var (threads1, browser1, wall1) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
-            // Per thread, over the threads alive at the end of the window (one that exited took its time with it):
-            // the training thread and libtorch's OpenMP workers, which inherit its name, against all the others.
-            var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
-            windows.Add((watching, at, to, used.Where(t => t.Training).Sum(t => t.Seconds), used.Where(t => !t.Training).Sum(t => t.Seconds),
-                browser1.Sum(t => t.Value - browser0.GetValueOrDefault(t.Key)), Stopwatch.GetElapsedTime(wall0, wall1).TotalSeconds));
-            watching = !watching;
-            foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, watching ? SigCont : SigStop);
-            (threads0, browser0, wall0, at) = (threads1, browser1, wall1, to);
+            await bench.DisposeAsync();
+            throw;
         }
-        if (!watching) foreach (var (pid, _) in OurBrowserProcesses()) Kill(pid, SigCont);
-        while ((await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(run.Id)))!.Status is RunStatus.Queued or RunStatus.Running)
-            await Task.Delay(200);
-        var ms = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!.Steps
-            .Where(s => s.Milliseconds is not null).ToDictionary(s => s.Step, s => s.Milliseconds!.Value);
-        Phase Measure(bool state)
+    }
+
+    /// <summary>
+    /// One round: a server run with Chromium on its run page and the same run in the CLI, taking turns on the machine.
+    /// While one trains, the other (and the browser, unless it is watching) is stopped with SIGSTOP and uses no CPU at
+    /// all, so the CLI's windows and the server's, watched and paused, are seconds apart and see the same machine; the
+    /// runs used to be minutes apart, and this VM's speed moved the CLI alone by 15% between rounds. Windows go CLI,
+    /// server watched, server with the browser paused, and again; each window's first <see cref="ToggleMargin"/> steps
+    /// (caches warmed by the other process, a step that spans a stop, the stored step trailing the training by up to
+    /// the writer's one-second gather) are left out.
+    /// </summary>
+    private static async Task<InterleavedRun> InterleavedRunAsync(Webllm cli, string data, string serverDir, string cliDir, int warmup, int windowSteps,
+        int windowsPerKind, string threads, Action<string> log)
+    {
+        var watched = await WatchedRunAsync(serverDir, InterleavedSteps, warmup, threads, log);
+        await using var bench = watched.Bench;
+        var (server, http, runId) = (bench.Process, bench.Http, watched.RunId);
+        static void Signal(IEnumerable<int> pids, int signal) { foreach (int pid in pids) Kill(pid, signal); }
+        IEnumerable<int> Browser() => OurBrowserProcesses().Select(p => p.Pid);
+        // The server and its browser wait while the CLI starts and warms up.
+        Signal([server.Id], SigStop);
+        Signal(Browser(), SigStop);
+        var cliSteps = new CliSteps();
+        using var trainer = cli.Start(["train", "--data", data, "--preset", "tiny", "--steps", $"{InterleavedSteps}", "--batch-size", $"{Batch}",
+            "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--threads", threads, "--peak-flops", "1e11", "--out", cliDir], cliSteps.Add);
+        try
         {
-            var mine = windows.Where(w => w.Watching == state).ToList();
-            double wall = mine.Sum(w => w.Wall);
-            var stepMs = mine.SelectMany(w => Enumerable.Range(0, (int)Math.Max(0, w.To - w.From - ToggleMargin)).Select(i => w.From + ToggleMargin + 1 + i))
-                .Where(ms.ContainsKey).Select(s => ms[s]).ToList();
-            return new Phase(stepMs, mine.Sum(w => w.Training) / wall, mine.Sum(w => w.Server) / wall, mine.Sum(w => w.Browser) / wall);
+            await cliSteps.WaitForAsync(warmup);
+            Signal([trainer.Id], SigStop);
+            var cliWindows = new List<(long From, long To)>();
+            var windows = new List<(bool Watching, long From, long To, double Training, double Server, double Browser, double Wall)>();
+            for (int i = 0; i < 3 * windowsPerKind; i++)
+            {
+                if (i % 3 == 0)
+                {
+                    long cliFrom = cliSteps.Last;
+                    Signal([trainer.Id], SigCont);
+                    await cliSteps.WaitForAsync(cliFrom + windowSteps);
+                    Signal([trainer.Id], SigStop);
+                    cliWindows.Add((cliFrom, cliSteps.Last));
+                    continue;
+                }
+                bool watching = i % 3 == 1;
+                Signal([server.Id], SigCont);
+                if (watching) Signal(Browser(), SigCont);
+                var (threads0, browser0, wall0) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
+                long from = (await http.GetFromJsonAsync<RunDto>(ApiRoutes.Run(runId)))!.CurrentStep;
+                long to = await WaitForStepAsync(http, runId, from + windowSteps);
+                var (threads1, browser1, wall1) = (Stat($"/proc/{server.Id}/task"), BrowserCpu(), Stopwatch.GetTimestamp());
+                Signal([server.Id], SigStop);
+                if (watching) Signal(Browser(), SigStop);
+                // Per thread: the training thread and libtorch's OpenMP workers, which inherit its name, against all the others.
+                var used = threads1.Select(t => (Training: t.Value.Name == "WebLlm training", Seconds: t.Value.Seconds - (threads0.TryGetValue(t.Key, out var before) ? before.Seconds : 0))).ToList();
+                windows.Add((watching, from, to, used.Where(t => t.Training).Sum(t => t.Seconds), used.Where(t => !t.Training).Sum(t => t.Seconds),
+                    browser1.Sum(t => t.Value - browser0.GetValueOrDefault(t.Key)), Stopwatch.GetElapsedTime(wall0, wall1).TotalSeconds));
+            }
+            trainer.Kill(entireProcessTree: true);
+            Signal([server.Id], SigCont);
+            Signal(Browser(), SigCont);
+            var ms = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(runId)))!.Steps
+                .Where(s => s.Milliseconds is not null).ToDictionary(s => s.Step, s => s.Milliseconds!.Value);
+            static IEnumerable<long> Counted(long from, long to) => Enumerable.Range(0, (int)Math.Max(0, to - from - ToggleMargin)).Select(i => from + ToggleMargin + 1 + i);
+            Phase Measure(bool state)
+            {
+                var mine = windows.Where(w => w.Watching == state).ToList();
+                double wall = mine.Sum(w => w.Wall);
+                var stepMs = mine.SelectMany(w => Counted(w.From, w.To)).Where(ms.ContainsKey).Select(s => ms[s]).ToList();
+                return new Phase(stepMs, mine.Sum(w => w.Training) / wall, mine.Sum(w => w.Server) / wall, mine.Sum(w => w.Browser) / wall);
+            }
+            var (on, off) = (Measure(true), Measure(false));
+            var cliMs = cliWindows.SelectMany(w => Counted(w.From, w.To)).Select(cliSteps.Ms).OfType<double>().ToList();
+            log($"interleaved run {runId} with {watched.Page.Url}: {cliWindows.Count} CLI windows, median {Stats.Median(cliMs):F1} ms/step; {windows.Count} server windows, " +
+                $"median ms/step watched {Stats.Median(on.Ms):F1}, paused {Stats.Median(off.Ms):F1}; CPU cores busy watched / paused: training threads " +
+                $"{on.TrainingCpu:F2} / {off.TrainingCpu:F2}, other server threads {on.ServerCpu:F2} / {off.ServerCpu:F2}, Chromium {on.BrowserCpu:F2} / {off.BrowserCpu:F2}");
+            return new InterleavedRun(cliMs, on, off, watched.ReadyStep);
         }
-        var (on, off) = (Measure(true), Measure(false));
-        log($"server run {run.Id} with {page.Url}: {ms.Count} steps stored; {windows.Count} windows from step {from}; median ms/step watched {Stats.Median(on.Ms):F1}, " +
-            $"paused {Stats.Median(off.Ms):F1}; CPU cores busy watched / paused: training threads {on.TrainingCpu:F2} / {off.TrainingCpu:F2}, " +
-            $"other server threads {on.ServerCpu:F2} / {off.ServerCpu:F2}, Chromium {on.BrowserCpu:F2} / {off.BrowserCpu:F2}");
-        return new ToggledRun(on, off, readyStep);
+        finally
+        {
+            if (!trainer.HasExited) trainer.Kill(entireProcessTree: true);
+            Signal([server.Id], SigCont);
+            Signal(Browser(), SigCont);
+        }
+    }
+
+    /// <summary>The CLI's step lines as they are printed: each step's ms, and a wait for a step to be reached.</summary>
+    private sealed class CliSteps
+    {
+        private readonly Dictionary<long, double> ms = [];
+        private readonly object gate = new();
+        private long last;
+        private (long Step, TaskCompletionSource Reached)? waiting;
+
+        public long Last { get { lock (gate) return last; } }
+
+        public double? Ms(long step) { lock (gate) return ms.TryGetValue(step, out var m) ? m : null; }
+
+        public void Add(string line)
+        {
+            if (StepMs().Match(line) is not { Success: true } m) return;
+            lock (gate)
+            {
+                last = long.Parse(m.Groups["step"].Value, CultureInfo.InvariantCulture);
+                ms[last] = double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture);
+                if (waiting is { } w && last >= w.Step) w.Reached.TrySetResult();
+            }
+        }
+
+        /// <summary>Waits, without polling, until the CLI has printed <paramref name="step"/> (it cannot take 5 minutes).</summary>
+        public Task WaitForAsync(long step)
+        {
+            lock (gate)
+            {
+                if (last >= step) return Task.CompletedTask;
+                var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                waiting = (step, reached);
+                return reached.Task.WaitAsync(TimeSpan.FromMinutes(5));
+            }
+        }
     }
 
     /// <summary>

@@ -120,13 +120,27 @@ namespace WebLlm.Bench
 
         private T Last<T>(params string[] args) => JsonSerializer.Deserialize<T>(Run(args).Last(l => l.StartsWith('{')), Report.Json)!;
 
-        public List<string> Run(string[] args)
+        private ProcessStartInfo StartInfo(string[] args)
         {
             Console.WriteLine("webllm " + string.Join(' ', args));
             var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true };
             psi.ArgumentList.Add(dll);
             foreach (var a in args) psi.ArgumentList.Add(a);
-            using var process = Process.Start(psi)!;
+            return psi;
+        }
+
+        /// <summary>Starts webllm and hands each line it prints to <paramref name="onLine"/> as it comes (on another thread).</summary>
+        public Process Start(string[] args, Action<string> onLine)
+        {
+            var process = Process.Start(StartInfo(args))!;
+            process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(line); };
+            process.BeginOutputReadLine();
+            return process;
+        }
+
+        public List<string> Run(string[] args)
+        {
+            using var process = Process.Start(StartInfo(args))!;
             var lines = new List<string>();
             while (process.StandardOutput.ReadLine() is { } line)
             {
@@ -224,10 +238,11 @@ namespace WebLlm.Bench
         {
             Line("## Dashboard cost");
             Line("");
-            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Same tiny run (batch 12, context 64, char tokenizer), median ms/step over the steps after " +
-                 $"step {d.WarmupSteps}: the CLI's {d.Steps - d.WarmupSteps}; the server's {2 * (d.Steps - d.WarmupSteps)}, with Chromium on the run page paused (SIGSTOP) " +
-                 $"and resumed every {d.WindowSteps} steps, each window's first steps left out. {d.Rounds} rounds, the CLI first in every other one; " +
-                 $"the browser had rendered the run page by step {d.LatestBrowserReadyStep} at the latest. CPU: cores busy per second of wall time over those windows.");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. Same tiny run (batch 12, context 64, char tokenizer), median ms/step after a warm-up of " +
+                 $"{d.WarmupSteps} steps each. The CLI and the server train side by side and take turns (the other stopped with SIGSTOP) in windows of " +
+                 $"{d.WindowSteps} steps: CLI, server with Chromium on the run page, server with Chromium paused, and again; about {d.Steps - d.WarmupSteps} steps of " +
+                 $"each kind a round, each window's first steps left out. {d.Rounds} rounds; the browser had rendered the run page by step " +
+                 $"{d.LatestBrowserReadyStep} at the latest. CPU: cores busy per second of wall time over the server's windows.");
             Line("");
             Row("variant", "ms/step", "share of the CLI's tokens/s", "CPU: training threads", "CPU: other server threads", "CPU: Chromium");
             Row("---", "---:", "---:", "---:", "---:", "---:");
@@ -238,10 +253,10 @@ namespace WebLlm.Bench
             Line($"Median of the rounds' own ratios: server + Chromium {d.RoundRatio:P1} of the CLI, server with the browser paused {d.RoundServerRatio:P1}, " +
                  $"watched / paused {d.RoundBrowserRatio:P1} (pooled: {d.BrowserRatio:P1}). Per round (median ms/step; share of that round's CLI):");
             Line("");
-            Row("round", "order", "CLI", "server, browser paused", "server + Chromium", "watched / paused");
-            Row("---:", "---", "---:", "---:", "---:", "---:");
+            Row("round", "CLI", "server, browser paused", "server + Chromium", "watched / paused");
+            Row("---:", "---:", "---:", "---:", "---:");
             foreach (var r in d.PerRound)
-                Row($"{r.Round}", r.Order, $"{r.Cli:F2}", $"{r.Server:F2} ({r.ServerRatio:P1})", $"{r.ServerWithBrowser:F2} ({r.Ratio:P1})", $"{r.BrowserRatio:P1}");
+                Row($"{r.Round}", $"{r.Cli:F2}", $"{r.Server:F2} ({r.ServerRatio:P1})", $"{r.ServerWithBrowser:F2} ({r.Ratio:P1})", $"{r.BrowserRatio:P1}");
             Line("");
         }
 
