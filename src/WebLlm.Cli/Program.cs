@@ -2,7 +2,7 @@ using System.CommandLine;
 using WebLlm.Cli;
 
 // webllm: the training core from a terminal, like nanoGPT's prepare.py / train.py / sample.py and llm.c's train_gpt2.
-WebLlm.Training.OpenMp.PreferPassiveWaiting(); // before libtorch loads (see there)
+WebLlm.Training.OpenMp.PreferShortSpins(); // before libtorch loads (see there)
 var root = new RootCommand("WebLlm: train GPT-2 style language models from scratch, sample them, benchmark the machine.")
 {
     PrepareCommand.Create(),

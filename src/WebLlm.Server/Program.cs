@@ -9,7 +9,7 @@ using WebLlm.Server.Security;
 using WebLlm.Server.Training;
 
 WebLlm.Training.NativeAllocator.RestartWithOneArena(typeof(Program).Assembly); // training runs on a thread of its own (see there)
-WebLlm.Training.OpenMp.PreferPassiveWaiting(); // before libtorch loads (see there)
+WebLlm.Training.OpenMp.PreferShortSpins(); // before libtorch loads (see there)
 var builder = WebApplication.CreateBuilder(args);
 
 // The Client's files (wwwroot, _framework, _content/MudBlazor) stay in its own folders after a build;
