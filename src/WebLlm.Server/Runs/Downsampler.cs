@@ -23,11 +23,13 @@ public static class Downsampler
             int from = (int)((long)steps.Count * b / buckets), to = (int)((long)steps.Count * (b + 1) / buckets);
             if (from >= to) continue;
             int min = from, max = from;
-            for (int i = from; i < to; i++)
+            double lowest = Rank(loss(steps[from])), highest = lowest;
+            for (int i = from + 1; i < to; i++)
             {
                 // Rows without a loss (non-finite) are extremes of their own: keep them visible as gaps' markers.
-                if (Rank(loss(steps[i])) < Rank(loss(steps[min]))) min = i;
-                if (Rank(loss(steps[i])) > Rank(loss(steps[max]))) max = i;
+                double rank = Rank(loss(steps[i]));
+                if (rank < lowest) (min, lowest) = (i, rank);
+                if (rank > highest) (max, highest) = (i, rank);
             }
             kept.Add(steps[Math.Min(min, max)]);
             if (min != max) kept.Add(steps[Math.Max(min, max)]);

@@ -22,7 +22,7 @@ internal static unsafe class SingleQueryAttention
     public static bool Applies(Tensor qkv, Tensor keys, Tensor values, int past) =>
         Fma.IsSupported && Vector256.IsHardwareAccelerated && !is_grad_enabled()
         && qkv.dtype == ScalarType.Float32 && qkv.device_type == DeviceType.CPU && qkv.NumberOfElements == qkv.shape[^1] && qkv.is_contiguous()
-        && SingleRowOps.IsCpuFloat(keys) && keys.shape[0] == 1 && SingleRowOps.IsCpuFloat(values)
+        && CpuTensors.IsContiguousFloat(keys) && keys.shape[0] == 1 && CpuTensors.IsContiguousFloat(values)
         && past < keys.shape[2] && qkv.shape[^1] == 3 * keys.shape[1] * keys.shape[3];
 
     /// <summary>

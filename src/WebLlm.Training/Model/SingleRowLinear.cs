@@ -52,8 +52,8 @@ internal sealed unsafe class SingleRowLinear : IDisposable
     public static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
         Fma.IsSupported && Vector256.IsHardwareAccelerated && !is_grad_enabled()
         && x.dtype == ScalarType.Float32 && x.device_type == DeviceType.CPU // one row: made contiguous in Forward if it is not
-        && SingleRowOps.IsCpuFloat(weight) && (bias is null || SingleRowOps.IsCpuFloat(bias))
-        && x.NumberOfElements == x.shape[^1] && weight.NumberOfElements * sizeof(float) <= int.MaxValue
+        && CpuTensors.IsContiguousFloat(weight) && (bias is null || CpuTensors.IsContiguousFloat(bias))
+        && x.NumberOfElements == x.shape[^1]
         // Shapes that F.linear would reject go there, for its error message (this kernel would read past the end).
         && weight.dim() == 2 && weight.shape[1] == x.shape[^1] && (bias is null || bias.NumberOfElements == weight.shape[0]);
 

@@ -28,17 +28,14 @@ internal static unsafe class SingleRowOps
 
     /// <summary>Whether <see cref="LayerNorm(Tensor, TorchSharp.Modules.LayerNorm)"/> can read this module's parameters.</summary>
     public static bool Applies(LayerNorm ln, Tensor x) =>
-        ln.weight is { } w && IsCpuFloat(w) && w.NumberOfElements == x.size(-1)
-        && (ln.bias is not { } b || (IsCpuFloat(b) && b.NumberOfElements == x.size(-1)));
-
-    /// <summary>Contiguous fp32 in CPU memory: what the decoding kernels here read through <c>Tensor.bytes</c>.</summary>
-    internal static bool IsCpuFloat(Tensor t) => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous();
+        ln.weight is { } w && CpuTensors.IsContiguousFloat(w) && w.NumberOfElements == x.size(-1)
+        && (ln.bias is not { } b || (CpuTensors.IsContiguousFloat(b) && b.NumberOfElements == x.size(-1)));
 
     /// <summary>wte[token] + wpe[position] as [1, 1, C]; null when the token is not a valid id (libtorch then reports it).</summary>
     public static Tensor? Embed(Tensor idx, Tensor wte, Tensor wpe, long position)
     {
         if (idx.dtype != ScalarType.Int64 || idx.device_type != DeviceType.CPU || idx.NumberOfElements != 1
-            || !IsCpuFloat(wte) || !IsCpuFloat(wpe) || position >= wpe.shape[0])
+            || !CpuTensors.IsContiguousFloat(wte) || !CpuTensors.IsContiguousFloat(wpe) || position >= wpe.shape[0])
             return null;
         long token = MemoryMarshal.Cast<byte, long>(idx.bytes)[0];
         if (token < 0 || token >= wte.shape[0]) return null;

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using WebLlm.Training.Model;
 using static TorchSharp.torch;
 
 namespace WebLlm.Training.Training;
@@ -27,11 +26,8 @@ internal static unsafe class FusedAdamW
     /// <summary>Whether the four tensors are contiguous fp32 in CPU memory, the only layout the loop reads.</summary>
     public static bool Applies(Tensor p, Tensor g, Tensor m, Tensor v) =>
         Vector256.IsHardwareAccelerated
-        && IsCpuFloat(p) && IsCpuFloat(g) && IsCpuFloat(m) && IsCpuFloat(v)
+        && CpuTensors.IsContiguousFloat(p) && CpuTensors.IsContiguousFloat(g) && CpuTensors.IsContiguousFloat(m) && CpuTensors.IsContiguousFloat(v)
         && g.NumberOfElements == p.NumberOfElements;
-
-    private static bool IsCpuFloat(Tensor t) =>
-        SingleRowOps.IsCpuFloat(t) && t.NumberOfElements * sizeof(float) <= int.MaxValue; // Tensor.bytes is a Span
 
     public static Update For(Tensor p, Tensor g, Tensor m, Tensor v, Coefficients c) =>
         new(Address(p), Address(g), Address(m), Address(v), p.NumberOfElements, c);
