@@ -15,13 +15,18 @@ public static class ApiRoutes
 
     public static string Run(int id) => $"{Runs}/{id}";
     public static string RunAction(int id, string action) => $"{Runs}/{id}/{action}"; // pause | resume | stop | sample | checkpoint
-    public static string RunMetrics(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null)
+    public static string RunMetrics(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null) =>
+        WithStepRange($"{Runs}/{id}/metrics", fromStep, toStep, maxPoints);
+    /// <summary>The same steps as <see cref="RunMetrics"/>, as <see cref="StepColumns"/>.</summary>
+    public static string RunMetricColumns(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null) =>
+        WithStepRange($"{Runs}/{id}/metrics/columns", fromStep, toStep, maxPoints);
+    private static string WithStepRange(string path, long? fromStep, long? toStep, int? maxPoints)
     {
         var query = new List<string>();
         if (fromStep is not null) query.Add($"fromStep={fromStep}");
         if (toStep is not null) query.Add($"toStep={toStep}");
         if (maxPoints is not null) query.Add($"maxPoints={maxPoints}");
-        return $"{Runs}/{id}/metrics" + (query.Count > 0 ? "?" + string.Join("&", query) : "");
+        return path + (query.Count > 0 ? "?" + string.Join("&", query) : "");
     }
     public static string RunEvals(int id) => $"{Runs}/{id}/evals";
     public static string RunSamples(int id) => $"{Runs}/{id}/samples";

@@ -8,8 +8,11 @@ namespace WebLlm.Contracts;
 /// </summary>
 public interface ITrainingClient
 {
-    /// <summary>Every step since the previous push, in order (at most about ten pushes a second per run).</summary>
-    Task StepMetrics(int runId, IReadOnlyList<StepMetricDto> steps);
+    /// <summary>
+    /// Every step since the previous push, in order, as <see cref="StepColumns"/> (<see cref="StepColumns.Decode"/>
+    /// gives the steps back); about one push a second per run while it trains.
+    /// </summary>
+    Task StepMetrics(int runId, byte[] steps);
     Task Eval(int runId, EvalDto eval);
     Task Sample(int runId, SampleDto sample);
     Task Checkpoint(int runId, CheckpointDto checkpoint);

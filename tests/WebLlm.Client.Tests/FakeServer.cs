@@ -4,6 +4,7 @@ using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor.Services;
 using WebLlm.Client.Services;
+using WebLlm.Contracts;
 
 namespace WebLlm.Client.Tests;
 
@@ -21,6 +22,10 @@ public sealed class FakeHandler(Func<HttpRequestMessage, HttpResponseMessage> re
 
     public static HttpResponseMessage Json<T>(T value, HttpStatusCode status = HttpStatusCode.OK) =>
         new(status) { Content = JsonContent.Create(value) };
+
+    /// <summary>Steps as the server's packed columns (<see cref="ApiRoutes.RunMetricColumns"/>).</summary>
+    public static HttpResponseMessage Columns(IReadOnlyList<StepMetricDto> steps) =>
+        new(HttpStatusCode.OK) { Content = new ByteArrayContent(StepColumns.Encode(steps)) { Headers = { ContentType = new(StepColumns.MediaType) } } };
 
     public static HttpResponseMessage Problem(HttpStatusCode status, string json) =>
         new(status) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/problem+json") };

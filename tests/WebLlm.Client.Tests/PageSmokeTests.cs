@@ -19,7 +19,7 @@ public class PageSmokeTests : ClientTestContext
         var p when p == ApiRoutes.RunCheckpoints(1) => FakeHandler.Json(Array.Empty<CheckpointDto>()),
         var p when p == ApiRoutes.RunSystem(1) => FakeHandler.Json(new[] { new SystemMetricDto(DateTime.UtcNow, 50, 1 << 28, 1 << 26, null, null) }),
         var p when p == ApiRoutes.Run(1) => FakeHandler.Json(Run(1, RunStatus.Running, 100)),
-        var p when p == ApiRoutes.RunMetrics(1) => FakeHandler.Json(new MetricsPage(1, 1, 100, false, [.. Steps(1, 100)])),
+        var p when p == ApiRoutes.RunMetricColumns(1) => FakeHandler.Columns([.. Steps(1, 100)]),
         _ => FakeHandler.Json(Array.Empty<object>()),
     });
 

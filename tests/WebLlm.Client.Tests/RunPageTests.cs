@@ -11,7 +11,7 @@ public class RunPageTests : ClientTestContext
     private FakeHandler Server(RunDto run) => UseServer(request => request.RequestUri!.AbsolutePath switch
     {
         var p when p == ApiRoutes.Run(run.Id) => FakeHandler.Json(run),
-        var p when p == ApiRoutes.RunMetrics(run.Id) => FakeHandler.Json(new MetricsPage(run.Id, 1, 100, false, [.. Steps(1, 100)])),
+        var p when p == ApiRoutes.RunMetricColumns(run.Id) => FakeHandler.Columns([.. Steps(1, 100)]),
         var p when p == ApiRoutes.RunEvals(run.Id) => FakeHandler.Json(new[] { new EvalDto(100, 2.7, DateTime.UtcNow) }),
         var p when p == ApiRoutes.RunSamples(run.Id) => FakeHandler.Json(new[] { new SampleDto(100, "The ", "The cat", DateTime.UtcNow) }),
         var p when p == ApiRoutes.RunCheckpoints(run.Id) => FakeHandler.Json(Array.Empty<CheckpointDto>()),

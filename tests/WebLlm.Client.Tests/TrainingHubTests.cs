@@ -39,7 +39,7 @@ public class TrainingHubTests : ClientTestContext
         {
             ApiRoutes.Runs => FakeHandler.Json(new[] { Run(4, RunStatus.Running, 10) }),
             var p when p == ApiRoutes.Run(4) => FakeHandler.Json(Run(4, RunStatus.Running, 10)),
-            var p when p == ApiRoutes.RunMetrics(4) => FakeHandler.Json(new MetricsPage(4, 1, 10, false, [.. Steps(1, 10)])),
+            var p when p == ApiRoutes.RunMetricColumns(4) => FakeHandler.Columns([.. Steps(1, 10)]),
             _ => FakeHandler.Json(Array.Empty<object>()),
         });
         var hub = Services.GetRequiredService<TrainingHub>();

@@ -71,6 +71,9 @@ public class BadInputTests(BadInputFactory factory) : IClassFixture<BadInputFact
     [InlineData("GET", "/api/runs/{run}/metrics?maxPoints=abc", null, null, 400, "bad_request")]
     [InlineData("GET", "/api/runs/{run}/metrics?fromStep=1e999", null, null, 400, "bad_request")]
     [InlineData("GET", "/api/runs/999/metrics", null, null, 404, "run_not_found")]
+    [InlineData("GET", "/api/runs/{run}/metrics/columns?maxPoints=1", null, null, 400, "validation_failed")]
+    [InlineData("GET", "/api/runs/{run}/metrics/columns?toStep=x", null, null, 400, "bad_request")]
+    [InlineData("GET", "/api/runs/999/metrics/columns", null, null, 404, "run_not_found")]
     [InlineData("GET", "/api/runs/999/checkpoints", null, null, 404, "run_not_found")]
     // datasets
     [InlineData("POST", "/api/datasets", "application/json", """{"name":"x"}""", 415, "unsupported_media_type")]

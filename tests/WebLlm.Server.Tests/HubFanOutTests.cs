@@ -124,7 +124,7 @@ public class HubFanOutTests(ITestOutputHelper output)
         var hub = new HubConnectionBuilder()
             .WithUrl(new Uri(address, ApiRoutes.TrainingHub), o => { o.Transports = HttpTransportType.WebSockets; o.SkipNegotiation = true; })
             .Build();
-        hub.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in steps) seen.Enqueue(s.Step); });
+        hub.On<int, byte[]>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in StepColumns.Decode(steps)) seen.Enqueue(s.Step); });
         return hub;
     }
 

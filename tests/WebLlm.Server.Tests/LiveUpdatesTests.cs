@@ -25,7 +25,7 @@ public class LiveUpdatesTests(WebLlmFactory factory) : IClassFixture<WebLlmFacto
                 o.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
             })
             .Build();
-        hub.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (id, steps) => pushes.Enqueue(steps));
+        hub.On<int, byte[]>(nameof(ITrainingClient.StepMetrics), (id, steps) => pushes.Enqueue(StepColumns.Decode(steps)));
         hub.On<RunDto>(nameof(ITrainingClient.RunUpdated), r =>
         {
             updates.Enqueue(r);
@@ -46,6 +46,9 @@ public class LiveUpdatesTests(WebLlmFactory factory) : IClassFixture<WebLlmFacto
         var union = history.Concat(pushed).Select(s => s.Step).Distinct().Order().ToList();
         Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), union);
         Assert.Equal(60, pushed[^1].Step);
+        // Pushed as packed columns, read back as the same values REST stores.
+        var stored = (await api.MetricsAsync(run.Id)).ToDictionary(s => s.Step);
+        Assert.All(pushed, p => Assert.Equal(stored[p.Step], p));
         Assert.True(pushes.Count < pushed.Count || pushed.Count <= 2, "steps are coalesced into batches");
         Assert.Contains(updates, u => u.Status == RunStatus.Completed && u.CurrentStep == 60);
     }

@@ -59,7 +59,7 @@ public class LoadTests
                         o.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
                     })
                     .Build();
-                hub.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in steps) queue.Enqueue(s.Step); });
+                hub.On<int, byte[]>(nameof(ITrainingClient.StepMetrics), (_, steps) => { foreach (var s in StepColumns.Decode(steps)) queue.Enqueue(s.Step); });
                 connections.Add(hub);
             }
             await Task.WhenAll(connections.Select(c => c.StartAsync()));

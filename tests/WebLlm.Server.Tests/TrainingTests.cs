@@ -168,5 +168,17 @@ public class TrainingTests(WebLlmFactory factory) : IClassFixture<WebLlmFactory>
         Assert.Equal(Downsampler.MinMax(all, 10), page.Steps);
         var ranged = (await api.Http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id, fromStep: 5, toStep: 9)))!;
         Assert.Equal([5L, 6L, 7L, 8L, 9L], ranged.Steps.Select(s => s.Step));
+
+        // The dashboard's packed columns hold exactly the JSON's steps, for every query.
+        foreach (var (json, columns) in new[] { (ApiRoutes.RunMetrics(run.Id), ApiRoutes.RunMetricColumns(run.Id)),
+                     (ApiRoutes.RunMetrics(run.Id, maxPoints: 10), ApiRoutes.RunMetricColumns(run.Id, maxPoints: 10)),
+                     (ApiRoutes.RunMetrics(run.Id, fromStep: 5, toStep: 9), ApiRoutes.RunMetricColumns(run.Id, fromStep: 5, toStep: 9)),
+                     (ApiRoutes.RunMetrics(run.Id, fromStep: 31), ApiRoutes.RunMetricColumns(run.Id, fromStep: 31)) })
+        {
+            using var response = await api.Http.GetAsync(columns);
+            Assert.Equal(StepColumns.MediaType, response.Content.Headers.ContentType?.MediaType);
+            var packed = StepColumns.Decode(await response.Content.ReadAsByteArrayAsync());
+            Assert.Equal((await api.Http.GetFromJsonAsync<MetricsPage>(json))!.Steps, packed);
+        }
     }
 }

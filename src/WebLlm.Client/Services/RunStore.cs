@@ -270,7 +270,7 @@ public sealed class RunStore : IDisposable
             _runs[id] = state.Run!;
             state.Error = null;
         }
-        catch (Exception e) when (e is ApiProblem or HttpRequestException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is ApiProblem or HttpRequestException or System.Text.Json.JsonException or FormatException)
         {
             state.Error = e is ApiProblem problem ? problem.Summary : e.Message;
         }

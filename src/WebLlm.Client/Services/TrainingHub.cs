@@ -147,7 +147,7 @@ public sealed class TrainingHub(NavigationManager navigation, ApiKeyStore keys) 
 
     private void Register(HubConnection connection)
     {
-        connection.On<int, IReadOnlyList<StepMetricDto>>(nameof(ITrainingClient.StepMetrics), (id, steps) => ForRun(id, h => h.Steps?.Invoke(steps)));
+        connection.On<int, byte[]>(nameof(ITrainingClient.StepMetrics), (id, steps) => ForRun(id, h => h.Steps?.Invoke(StepColumns.Decode(steps))));
         connection.On<int, EvalDto>(nameof(ITrainingClient.Eval), (id, eval) => ForRun(id, h => h.Eval?.Invoke(eval)));
         connection.On<int, SampleDto>(nameof(ITrainingClient.Sample), (id, sample) => ForRun(id, h => h.Sample?.Invoke(sample)));
         connection.On<int, CheckpointDto>(nameof(ITrainingClient.Checkpoint), (id, checkpoint) => ForRun(id, h => h.Checkpoint?.Invoke(checkpoint)));

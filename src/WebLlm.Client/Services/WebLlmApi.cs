@@ -35,20 +35,24 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
     public Task<MetricsPage> GetMetricsAsync(int id, long? fromStep = null, long? toStep = null, int? maxPoints = null, CancellationToken ct = default) =>
         GetAsync<MetricsPage>(ApiRoutes.RunMetrics(id, fromStep, toStep, maxPoints), ct);
 
-    /// <summary>Every stored step from <paramref name="fromStep"/> on, fetched in pages.</summary>
+    /// <summary>
+    /// Every stored step from <paramref name="fromStep"/> on, fetched in pages of <see cref="StepColumns"/>: the
+    /// interpreter read JSON step objects at about 0.2 ms a step, half a minute for a 100,000-step run.
+    /// </summary>
     public async Task<List<StepMetricDto>> GetAllMetricsAsync(int id, long fromStep, CancellationToken ct = default)
     {
         var all = new List<StepMetricDto>();
         while (true)
         {
             var toStep = fromStep + MetricsPageSize - 1;
-            var page = await GetMetricsAsync(id, fromStep, toStep, null, ct);
-            all.AddRange(page.Steps);
-            if (page.Steps.Count == 0 || page.Steps[^1].Step < toStep)
+            using var response = await SendAsync(HttpMethod.Get, ApiRoutes.RunMetricColumns(id, fromStep, toStep), null, ct);
+            var page = StepColumns.Decode(await response.Content.ReadAsByteArrayAsync(ct));
+            all.AddRange(page);
+            if (page.Count == 0 || page[^1].Step < toStep)
             {
                 return all;
             }
-            fromStep = page.Steps[^1].Step + 1;
+            fromStep = page[^1].Step + 1;
         }
     }
 

@@ -29,6 +29,9 @@ public static class RunEndpoints
         runs.MapPost("{id:int}/checkpoint", (int id, WebLlmDb db, MetricWriter w, TrainingService t) => Command(id, db, w, run => t.RequestNowAsync(run, checkpoint: true)));
         runs.MapDelete("{id:int}", Delete);
         runs.MapGet("{id:int}/metrics", Metrics);
+        runs.MapGet("{id:int}/metrics/columns", MetricColumns)
+            .Produces(StatusCodes.Status200OK, contentType: StepColumns.MediaType)
+            .WithDescription("The steps of GET /api/runs/{id}/metrics as packed little-endian columns (layout: StepColumns in WebLlm.Contracts).");
         runs.MapGet("{id:int}/evals", (int id, WebLlmDb db) => ListAsync(db, id, db.Evals.Where(e => e.RunId == id).OrderBy(e => e.Step)
             .Select(e => new EvalDto(e.Step, e.ValLoss, e.Utc))));
         runs.MapGet("{id:int}/samples", (int id, WebLlmDb db) => ListAsync(db, id, db.Samples.Where(e => e.RunId == id).OrderBy(e => e.Step).ThenBy(e => e.Id)
@@ -128,8 +131,28 @@ public static class RunEndpoints
     private static async Task<Results<Ok<MetricsPage>, ValidationProblem, ProblemHttpResult>> Metrics(
         int id, WebLlmDb db, long? fromStep, long? toStep, int? maxPoints)
     {
-        if (maxPoints is < 2) return Problems.Validation("maxPoints", $"maxPoints must be at least 2 (got {maxPoints})");
-        if (!await db.Runs.AnyAsync(r => r.Id == id)) return RunNotFound(id);
+        var (steps, downsampled, invalid, notFound) = await StepsAsync(id, db, fromStep, toStep, maxPoints);
+        if (invalid is not null) return invalid;
+        if (notFound is not null) return notFound;
+        long from = fromStep ?? 0;
+        return TypedResults.Ok(new MetricsPage(id, steps.Count > 0 ? steps[0].Step : from, steps.Count > 0 ? steps[^1].Step : from, downsampled, steps));
+    }
+
+    /// <summary>The steps of <see cref="Metrics"/> as <see cref="StepColumns"/> (what the dashboard loads: copied, not parsed).</summary>
+    private static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> MetricColumns(
+        int id, WebLlmDb db, long? fromStep, long? toStep, int? maxPoints)
+    {
+        var (steps, _, invalid, notFound) = await StepsAsync(id, db, fromStep, toStep, maxPoints);
+        if (invalid is not null) return invalid;
+        if (notFound is not null) return notFound;
+        return TypedResults.File(StepColumns.Encode(steps), StepColumns.MediaType);
+    }
+
+    private static async Task<(List<StepMetricDto> Steps, bool Downsampled, ValidationProblem? Invalid, ProblemHttpResult? NotFound)> StepsAsync(
+        int id, WebLlmDb db, long? fromStep, long? toStep, int? maxPoints)
+    {
+        if (maxPoints is < 2) return ([], false, Problems.Validation("maxPoints", $"maxPoints must be at least 2 (got {maxPoints})"), null);
+        if (!await db.Runs.AnyAsync(r => r.Id == id)) return ([], false, null, RunNotFound(id));
         long from = fromStep ?? 0, to = toStep ?? long.MaxValue; // external engines log a step 0 (llm.c does)
         var range = db.StepMetrics.AsNoTracking().Where(m => m.RunId == id && m.Step >= from && m.Step <= to);
         bool downsampled = maxPoints is int max && await range.CountAsync() > max;
@@ -141,7 +164,7 @@ public static class RunEndpoints
             range = range.Where(m => kept.Contains(m.Step));
         }
         var steps = (await range.OrderBy(m => m.Step).ToListAsync()).Select(RunMapping.ToDto).ToList();
-        return TypedResults.Ok(new MetricsPage(id, steps.Count > 0 ? steps[0].Step : from, steps.Count > 0 ? steps[^1].Step : from, downsampled, steps));
+        return (steps, downsampled, null, null);
     }
 
     private static async Task<Results<Ok<List<T>>, ProblemHttpResult>> ListAsync<T>(WebLlmDb db, int id, IQueryable<T> query) =>

@@ -70,7 +70,8 @@ public sealed class Broadcaster(HubSubscribers hub, IDbContextFactory<WebLlmDb> 
     private void FlushSteps(Dictionary<int, List<StepMetricDto>> pending, int runId)
     {
         if (!pending.Remove(runId, out var steps) || steps.Count == 0) return;
-        hub.Send([RunGroup(runId)], c => c.StepMetrics(runId, steps));
+        var columns = StepColumns.Encode(steps); // once for every connection
+        hub.Send([RunGroup(runId)], c => c.StepMetrics(runId, columns));
     }
 
     private async Task PushAsync(RunEvent e)
