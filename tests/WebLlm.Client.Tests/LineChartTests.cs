@@ -51,6 +51,38 @@ public class LineChartTests : ClientTestContext
     }
 
     [Fact]
+    public void A_live_series_redraws_when_it_grows_or_a_setting_changes_and_not_otherwise()
+    {
+        var points = new List<ChartPoint> { new(1, 2), new(2, 1.5) };
+        var chart = Render<LineChart>(p => p.Add(c => c.Title, "Loss").Add(c => c.Series, [new ChartSeries("train", "#000", points)]));
+        var path = chart.Find("path.wl-line").GetAttribute("d");
+        var renders = chart.RenderCount;
+
+        // A parent re-rendering with the same data (a push for another region): the chart does not redraw.
+        chart.Render(p => p.Add(c => c.Series, [new ChartSeries("train", "#000", points)]));
+        Assert.Equal(renders, chart.RenderCount);
+
+        // The same list grown in place, as the store does: new points, new last x.
+        points.Add(new(3, 1.2));
+        chart.Render(p => p.Add(c => c.Series, [new ChartSeries("train", "#000", points) { Version = 1 }]));
+        Assert.Equal("3", chart.Find("[data-testid=chart]").GetAttribute("data-points"));
+        Assert.Equal("3", chart.Find("[data-testid=chart]").GetAttribute("data-last-x"));
+        Assert.NotEqual(path, chart.Find("path.wl-line").GetAttribute("d"));
+
+        // The last point rewritten in place (a resume replays a step): same count, new value, redrawn.
+        path = chart.Find("path.wl-line").GetAttribute("d");
+        points[^1] = new(3, 1.9);
+        chart.Render(p => p.Add(c => c.Series, [new ChartSeries("train", "#000", points) { Version = 1 }]));
+        Assert.NotEqual(path, chart.Find("path.wl-line").GetAttribute("d"));
+
+        // A setting alone redraws too.
+        path = chart.Find("path.wl-line").GetAttribute("d");
+        chart.Render(p => p.Add(c => c.Series, [new ChartSeries("train", "#000", points) { Version = 1 }]).Add(c => c.LogY, true));
+        Assert.Equal("true", chart.Find("[data-testid=chart]").GetAttribute("data-log-y"));
+        Assert.NotEqual(path, chart.Find("path.wl-line").GetAttribute("d"));
+    }
+
+    [Fact]
     public void Log_y_drops_non_positive_values_instead_of_failing()
     {
         var series = new ChartSeries("lr", "#000", [new(1, 0), new(2, 1e-4), new(3, 1e-3)]);

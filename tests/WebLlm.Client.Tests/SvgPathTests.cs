@@ -52,6 +52,29 @@ public class SvgPathTests
         Assert.Equal(0.5, new AxisScale(3, 3, log: false).Unit(3)); // a flat axis puts everything in the middle
     }
 
+    [Theory]
+    [InlineData(0.0, "0")]
+    [InlineData(12.34, "12.3")]
+    [InlineData(12.25, "12.3")]
+    [InlineData(-4.04, "-4")]
+    [InlineData(-0.04, "0")]
+    [InlineData(99.96, "100")]
+    [InlineData(1e300, "1000000")]
+    [InlineData(double.NaN, "0")]
+    public void Single_numbers_are_written_like_path_coordinates(double value, string expected) =>
+        Assert.Equal(expected, SvgPath.Number(value));
+
+    [Fact]
+    public void Single_numbers_match_number_formatting_to_a_tenth()
+    {
+        var random = new Random(3);
+        for (var i = 0; i < 1000; i++)
+        {
+            var value = (random.NextDouble() - 0.3) * Math.Pow(10, random.Next(5));
+            Assert.Equal(Math.Round(value, 1, MidpointRounding.AwayFromZero), double.Parse(SvgPath.Number(value), CultureInfo.InvariantCulture), 6);
+        }
+    }
+
     [Fact]
     public void Huge_and_infinite_coordinates_are_clamped_instead_of_overflowing()
     {
