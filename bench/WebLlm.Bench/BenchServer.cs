@@ -26,7 +26,8 @@ internal sealed partial class BenchServer : IAsyncDisposable
     public Uri BaseUri { get; }
     public HttpClient Http { get; }
 
-    public static async Task<BenchServer> StartAsync(string dataDir, int documents, string threads)
+    /// <summary>Starts the server; with <paramref name="apiKey"/> it requires that key, and <see cref="Http"/> sends it.</summary>
+    public static async Task<BenchServer> StartAsync(string dataDir, int documents, string threads, string? apiKey = null, params string[] settings)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -35,6 +36,8 @@ internal sealed partial class BenchServer : IAsyncDisposable
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "WebLlm.Server.dll"), "--urls", "http://127.0.0.1:0",
                      $"--WebLlm:DataDirectory={dataDir}", $"--WebLlm:BuiltinMaxDocuments={documents}", $"--WebLlm:Threads={threads}", "--WebLlm:PeakFlops=1e11" })
             start.ArgumentList.Add(a);
+        foreach (var setting in settings) start.ArgumentList.Add(setting);
+        if (apiKey is not null) start.ArgumentList.Add($"--WebLlm:ApiKey={apiKey}");
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         var process = Process.Start(start)!;
         var listening = new TaskCompletionSource<Uri>();
@@ -45,6 +48,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
         try
         {
             server = new BenchServer(process, await listening.Task.WaitAsync(TimeSpan.FromMinutes(1)));
+            if (apiKey is not null) server.Http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
             while ((await server.Http.GetFromJsonAsync<List<DatasetDto>>(ApiRoutes.Datasets))!.FirstOrDefault() is not { Status: DatasetStatus.Ready })
                 await Task.Delay(200);
             return server;

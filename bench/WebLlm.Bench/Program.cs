@@ -94,9 +94,17 @@ if (Run("charts"))
     Charts.Render(Path.Combine(outDir, "chart-render.png"), charts);
 }
 
+// 6. How long the run page takes to show a long run's whole history.
+List<RunOpenResult>? runOpen = null;
+if (Run("charts"))
+{
+    runOpen = await RunOpen.RunAsync(quick ? [10_000] : [10_000, 50_000, 200_000], opens: quick ? 1 : 3, Console.WriteLine);
+    report.RunOpen(runOpen);
+}
+
 (string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
     ("training", "tinyByBatch", tinyByBatch), ("training", "gpt2ByBatch", gpt2ByBatch), ("inference", "inference", inference),
-    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard), ("charts", "charts", charts)];
+    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard), ("charts", "charts", charts), ("charts", "runOpen", runOpen)];
 // With --only, the other sections' results (tables and JSON) stay as the last full run wrote them.
 report.Save(results.Where(r => Run(r.Section)).ToDictionary(r => r.Key, r => r.Value), merge: only is not null);
 Console.WriteLine($"wrote {outDir}");
@@ -273,6 +281,20 @@ namespace WebLlm.Bench
             Row("---:", "---:", "---:", "---:");
             foreach (var r in results)
                 Row(r.Steps.ToString("N0", CultureInfo.InvariantCulture), r.Renders, $"{r.MedianMs:F1}", $"{r.MinMs:F1}–{r.MaxMs:F1}");
+            Line("");
+        }
+
+        public void RunOpen(IReadOnlyList<RunOpenResult> results)
+        {
+            Line("## Opening a run's page against its length");
+            Line("");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: an external run of each length (steps posted through the API), opened from the " +
+                 "run list of a freshly booted app in headless Chromium, until the loss chart holds every step; nothing training.");
+            Line("");
+            Row("steps", "openings", "median s", "range s");
+            Row("---:", "---:", "---:", "---:");
+            foreach (var r in results)
+                Row(r.Steps.ToString("N0", CultureInfo.InvariantCulture), r.Opens, $"{r.MedianSeconds:F2}", $"{r.MinSeconds:F2}–{r.MaxSeconds:F2}");
             Line("");
         }
 

@@ -35,6 +35,30 @@ public sealed class ExternalRunTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_long_history_posted_at_once_is_stored_when_the_answer_comes()
+    {
+        var run = await CreateAsync("llmc-long");
+        var steps = Enumerable.Range(1, 9_000).Select(s => new IngestStep(s, 10.0 / s, Milliseconds: 40)).ToList();
+
+        // More than the writer's 2,000-row batch in one request: all of it is in the database when the answer comes.
+        var first = await IngestAsync(run.Id, new IngestMetricsRequest { Steps = steps[..5_000] });
+        Assert.Equal(5_000, first.Result!.AcceptedSteps);
+        var stored = await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id));
+        Assert.Equal(5_000, stored!.Steps.Count);
+
+        // Then in pieces, each read back as soon as it is answered.
+        for (int from = 5_000; from < 9_000; from += 1_000)
+        {
+            var piece = await IngestAsync(run.Id, new IngestMetricsRequest { Steps = steps[from..(from + 1_000)] });
+            Assert.Equal(1_000, piece.Result!.AcceptedSteps);
+            Assert.Equal(from + 1_000, (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id, fromStep: from + 1)))!.ToStep);
+        }
+        var all = (await http.GetFromJsonAsync<MetricsPage>(ApiRoutes.RunMetrics(run.Id)))!.Steps;
+        Assert.Equal(Enumerable.Range(1, 9_000).Select(s => (long)s), all.Select(s => s.Step));
+        Assert.Equal(10.0 / 9_000, all[^1].Loss);
+    }
+
+    [Fact]
     public async Task Ingested_steps_show_like_a_local_run_once_each_and_the_run_finishes()
     {
         var run = await CreateAsync();

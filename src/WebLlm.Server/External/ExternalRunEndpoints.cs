@@ -55,16 +55,31 @@ public static class ExternalRunEndpoints
     }
 
     private static async Task<Results<Ok<IngestResult>, ValidationProblem, ProblemHttpResult>> Ingest(
-        int id, IngestMetricsRequest request, WebLlmDb db, TrainingService training, ExternalIngestor ingestor,
+        int id, IngestMetricsRequest request, WebLlmDb db, TrainingService training, ExternalIngestor ingestor, MetricWriter writer,
         IOptions<WebLlmOptions> options)
     {
         if (Authorize(options.Value) is { } denied) return denied;
+        if (training.DatabaseFullMessage() is { } full) return Problems.DiskFull(full);
         if (await db.Runs.FindAsync(id) is not { } run) return Problems.NotFound(ErrorCodes.RunNotFound, $"Run {id} does not exist.");
         if (run.Engine is null) return Problems.Conflict(ErrorCodes.NotExternal, $"Run {id} is trained by this server; only external runs take metrics from outside.");
         if (request.Steps.Count + request.Evals.Count > 100_000) return Problems.Validation("steps", "At most 100,000 steps and evals per request.");
         if (request.Steps.Any(s => s.Step < 0) || request.Evals.Any(e => e.Step < 0)) return Problems.Validation("steps", "Steps must be 0 or more.");
 
         var (accepted, duplicates, evals, last) = await ingestor.IngestAsync(db, run, request);
+        if (accepted + evals > 0)
+        {
+            // Answer once they are stored: "accepted" then means on disk, and a sender that posts faster than the
+            // database writes waits instead of piling events up in the writer's memory.
+            var stored = new FlushEvent(id);
+            writer.Post(stored);
+            while (await Task.WhenAny(stored.Committed.Task, Task.Delay(100)) != stored.Committed.Task)
+            {
+                // They wait in the writer until space returns; the sender hears so now and may send them again later
+                // (a step already taken is ignored).
+                if (training.DatabaseFullMessage() is { } nowFull) return Problems.DiskFull(nowFull);
+            }
+            await stored.Committed.Task;
+        }
         if (request.Status is RunStatus to)
         {
             var result = await training.ExternalStatusAsync(id, to, request.Reason is { Length: > 0 } r ? r[..Math.Min(r.Length, 500)] : $"reported {to}");

@@ -82,11 +82,14 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
         // Not cancelled by stoppingToken: the loop ends when StopAsync completes the channel and it is empty.
         while (retry.Count > 0 || await channel.Reader.WaitToReadAsync(CancellationToken.None))
         {
+            // After a full batch more is waiting (an external run's history posted at once): no gathering, or a
+            // 200,000-step upload would take 100 s at one 2,000-row batch a second.
+            bool backlog = batch.Count >= MaxBatch;
             batch.Clear();
             batch.AddRange(retry); // a batch the full disk refused, first and in order
             retry.Clear();
             var signal = Volatile.Read(ref urgent);
-            if (!signal.Task.IsCompleted) await Task.WhenAny(signal.Task, Task.Delay(GatherWindow, CancellationToken.None));
+            if (!signal.Task.IsCompleted && !backlog) await Task.WhenAny(signal.Task, Task.Delay(GatherWindow, CancellationToken.None));
             // Reset before draining: an urgent event posted from here on is either in this batch or starts the next one at once.
             if (signal.Task.IsCompleted) Interlocked.CompareExchange(ref urgent, new(TaskCreationOptions.RunContinuationsAsynchronously), signal);
             while (batch.Count < MaxBatch && channel.Reader.TryRead(out var e)) batch.Add(e);
