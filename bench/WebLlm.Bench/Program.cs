@@ -270,31 +270,29 @@ namespace WebLlm.Bench
             Line("");
         }
 
-        public void Charts(IReadOnlyList<ChartRenderResult> results)
-        {
-            Line("## Chart render time against run length");
-            Line("");
-            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: the run page's four live charts (7 lines) over a synthetic run growing by 20 steps a second " +
-                 "(`/dev/chart-bench`), in headless Chromium on this machine, nothing training; the page's own timing of each render.");
-            Line("");
-            Row("steps", "renders", "median ms", "range ms");
-            Row("---:", "---:", "---:", "---:");
-            foreach (var r in results)
-                Row(r.Steps.ToString("N0", CultureInfo.InvariantCulture), r.Renders, $"{r.MedianMs:F1}", $"{r.MinMs:F1}–{r.MaxMs:F1}");
-            Line("");
-        }
+        public void Charts(IReadOnlyList<ChartRenderResult> results) => ByRunLength("Chart render time against run length",
+            "the run page's four live charts (7 lines) over a synthetic run growing by 20 steps a second (`/dev/chart-bench`), in headless " +
+            "Chromium on this machine, nothing training; the page's own timing of each render.",
+            "renders", "ms", "F1", results.Select(r => (r.Steps, r.Renders, r.MedianMs, r.MinMs, r.MaxMs)));
 
-        public void RunOpen(IReadOnlyList<RunOpenResult> results)
+        public void RunOpen(IReadOnlyList<RunOpenResult> results) => ByRunLength("Opening a run's page against its length",
+            "an external run of each length (steps posted through the API), opened from the run list of a freshly booted app in headless " +
+            "Chromium, until the loss chart holds every step; nothing training.",
+            "openings", "s", "F2", results.Select(r => (r.Steps, r.Opens, r.MedianSeconds, r.MinSeconds, r.MaxSeconds)));
+
+        /// <summary>A table of medians and ranges, one row per run length.</summary>
+        private void ByRunLength(string heading, string what, string counted, string unit, string format,
+            IEnumerable<(int Steps, int Count, double Median, double Min, double Max)> rows)
         {
-            Line("## Opening a run's page against its length");
+            Line($"## {heading}");
             Line("");
-            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: an external run of each length (steps posted through the API), opened from the " +
-                 "run list of a freshly booted app in headless Chromium, until the loss chart holds every step; nothing training.");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: {what}");
             Line("");
-            Row("steps", "openings", "median s", "range s");
+            Row("steps", counted, $"median {unit}", $"range {unit}");
             Row("---:", "---:", "---:", "---:");
-            foreach (var r in results)
-                Row(r.Steps.ToString("N0", CultureInfo.InvariantCulture), r.Opens, $"{r.MedianSeconds:F2}", $"{r.MinSeconds:F2}–{r.MaxSeconds:F2}");
+            foreach (var r in rows)
+                Row(r.Steps.ToString("N0", CultureInfo.InvariantCulture), r.Count, r.Median.ToString(format, CultureInfo.InvariantCulture),
+                    $"{r.Min.ToString(format, CultureInfo.InvariantCulture)}–{r.Max.ToString(format, CultureInfo.InvariantCulture)}");
             Line("");
         }
 
