@@ -136,6 +136,12 @@ internal static class Charts
             "One live render of the run page's four charts, against the run's length", "ms per render (median)",
             yMax: Math.Max(10, results.Max(r => r.MedianMs) * 1.3));
 
+    public static void RunOpen(string path, IReadOnlyList<RunOpenResult> results) =>
+        LabelledBars(path, results.Select(r => r.MedianSeconds).ToArray(), results.Select(r => $"{r.MedianSeconds:F2} s").ToArray(),
+            results.Select(r => r.Steps.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " steps").ToArray(),
+            "Opening a run's page until its charts hold every step, against the run's length", "seconds (median)",
+            yMax: Math.Max(1, results.Max(r => r.MedianSeconds) * 1.3));
+
     /// <summary>One bar per value, its label above it and its name under it.</summary>
     private static void LabelledBars(string path, double[] values, string[] valueLabels, string[] names, string title, string yLabel, double yMax)
     {

@@ -100,6 +100,7 @@ if (Run("charts"))
 {
     runOpen = await RunOpen.RunAsync(quick ? [10_000] : [10_000, 50_000, 200_000], opens: quick ? 1 : 3, Console.WriteLine);
     report.RunOpen(runOpen);
+    Charts.RunOpen(Path.Combine(outDir, "run-open.png"), runOpen);
 }
 
 (string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
