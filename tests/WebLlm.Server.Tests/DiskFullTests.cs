@@ -42,6 +42,43 @@ public class DiskFullTests
         await ResumeToTheEndAsync(api, run.Id, maxSteps: 200);
     }
 
+    [Fact]
+    public async Task External_metrics_on_a_full_database_get_503_and_are_stored_once_space_returns()
+    {
+        const string key = "disk-full-test-key";
+        await using var factory = new WebLlmFactory(null, new Dictionary<string, string> { ["WebLlm:ApiKey"] = key });
+        var http = factory.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        var api = new Api(http);
+        var quota = factory.Services.GetRequiredService<DatabaseQuota>();
+        var created = await http.PostAsJsonAsync(ApiRoutes.ExternalRuns, new CreateExternalRunRequest { Name = "llmc", Engine = "llm.c", MaxSteps = 6_000 });
+        var run = (await created.Content.ReadFromJsonAsync<RunDto>())!;
+        IngestMetricsRequest Steps(int from, int to) => new() { Steps = [.. Enumerable.Range(from, to - from + 1).Select(s => new IngestStep(s, 10.0 / s))] };
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync(ApiRoutes.RunMetrics(run.Id), Steps(1, 10))).StatusCode);
+
+        quota.Cap(await ScalarAsync(factory.DataDirectory, "PRAGMA page_count"));
+        var full = await http.PostAsJsonAsync(ApiRoutes.RunMetrics(run.Id), Steps(11, 5_000));
+        await Api.AssertProblemAsync(full, HttpStatusCode.ServiceUnavailable, ErrorCodes.DiskFull);
+        Assert.NotNull(full.Headers.RetryAfter);
+        var refused = await http.PostAsJsonAsync(ApiRoutes.RunMetrics(run.Id), Steps(5_001, 5_010));
+        await Api.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, ErrorCodes.DiskFull);
+
+        // The steps of the first refused request wait in the writer and are stored once space returns; sending them
+        // again is safe, and the refused second request is simply sent again.
+        quota.Lift();
+        var deadline = DateTime.UtcNow + Api.Patience;
+        while ((await api.MetricsAsync(run.Id)).Count < 5_000)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The held steps never reached the database.");
+            await Task.Delay(100);
+        }
+        var again = await http.PostAsJsonAsync(ApiRoutes.RunMetrics(run.Id), Steps(4_991, 5_010));
+        var result = (await again.Content.ReadFromJsonAsync<IngestResult>())!;
+        Assert.Equal((10, 10), (result.AcceptedSteps, result.DuplicateSteps));
+        Assert.Equal(Enumerable.Range(1, 5_010).Select(s => (long)s), (await api.MetricsAsync(run.Id)).Select(s => s.Step));
+        Assert.Equal("ok", await IntegrityAsync(factory.DataDirectory));
+    }
+
     /// <summary>
     /// The data directory on a real 64 MiB tmpfs that fills up: first under a checkpoint write, then under the
     /// database's WAL. Needs root to mount (CI runs as root); without it the test fails and says why.
