@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -62,6 +63,12 @@ public sealed class LogWatcher(HttpClient http, string path, ExternalLogFormat? 
 {
     private ExternalLogFormat? format = format;
 
+    /// <summary>Records a request: ~300 KB of JSON, well inside the server's request size limit (1 MB by default).</summary>
+    public const int BatchSize = 2_000;
+
+    /// <summary>How long a watcher waits out a server that says "later" (503 disk full, 429) before it gives up.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(10);
+
     public async Task<int> RunAsync(int? runId, string name, int? maxSteps, bool once, TimeSpan interval, CancellationToken ct)
     {
         var follower = new LogFollower(path);
@@ -77,7 +84,8 @@ public sealed class LogWatcher(HttpClient http, string path, ExternalLogFormat? 
                 if (format is ExternalLogFormat f && lines.Count > 0)
                 {
                     var records = lines.Select(l => ExternalLog.Parse(l, f)).OfType<ExternalRecord>().ToList();
-                    if (records.Count > 0) await SendAsync(id, records, null, ct);
+                    // A finished log read at once can hold 100,000 lines: more than one request may carry.
+                    foreach (var batch in records.Chunk(BatchSize)) await SendAsync(id, [.. batch], null, ct);
                 }
                 if (once || ct.IsCancellationRequested) break;
                 await Task.Delay(interval, ct);
@@ -111,7 +119,16 @@ public sealed class LogWatcher(HttpClient http, string path, ExternalLogFormat? 
             Status = status,
             Reason = status is null ? null : "watcher: " + (status == RunStatus.Completed ? "log read to the end" : "stopped"),
         };
+        var giveUp = DateTime.UtcNow + Patience;
         var response = await http.PostAsJsonAsync(ApiRoutes.RunMetrics(id).TrimStart('/'), request, JsonSerializerOptions.Web, ct);
+        while (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests && DateTime.UtcNow < giveUp)
+        {
+            // The server keeps what it took (a disk that filled up); sending again is safe, steps it has are ignored.
+            var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(5);
+            Console.Error.WriteLine($"webllm: the server answered {(int)response.StatusCode} ({CliRunner.OneLine(await response.Content.ReadAsStringAsync(ct))}); sending again in {wait.TotalSeconds:F0} s");
+            await Task.Delay(wait, ct);
+            response = await http.PostAsJsonAsync(ApiRoutes.RunMetrics(id).TrimStart('/'), request, JsonSerializerOptions.Web, ct);
+        }
         await EnsureSuccessAsync(response, ct);
         var result = await response.Content.ReadFromJsonAsync<IngestResult>(JsonSerializerOptions.Web, ct);
         if (request.Steps.Count + request.Evals.Count > 0)

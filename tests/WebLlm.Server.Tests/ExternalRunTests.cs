@@ -149,6 +149,32 @@ public sealed class WatchTests : IAsyncLifetime
     public async Task DisposeAsync() => await factory.DisposeAsync();
 
     [Fact]
+    public async Task A_finished_log_longer_than_one_request_is_sent_whole()
+    {
+        string dir = Directory.CreateTempSubdirectory("webllm-watch-").FullName;
+        try
+        {
+            // 12,000 steps: as one request, several times the server's 1 MB body limit.
+            string log = Path.Combine(dir, "main.log");
+            File.WriteAllLines(log, Enumerable.Range(0, 12_000).Select(s => $"s:{s} trl:{10.0 - s / 2000.0:F4} lr:0.000600 norm:{1 + s % 7 / 10.0:F2}"));
+            var http = factory.CreateClient();
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+
+            int exit = await new WebLlm.Cli.LogWatcher(http, log, format: null).RunAsync(null, "finished", null, once: true, TimeSpan.Zero, CancellationToken.None);
+
+            Assert.Equal(0, exit);
+            var run = (await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.Single(r => r.Name == "finished");
+            Assert.Equal((RunStatus.Completed, 11_999L), (run.Status, run.CurrentStep));
+            var steps = await new Api(http).MetricsAsync(run.Id);
+            Assert.Equal(Enumerable.Range(0, 12_000).Select(s => (long)s), steps.Select(s => s.Step));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_growing_llmc_log_is_followed_until_the_watcher_stops()
     {
         string dir = Directory.CreateTempSubdirectory("webllm-watch-").FullName;
