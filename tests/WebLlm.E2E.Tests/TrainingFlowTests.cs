@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -41,6 +42,8 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
         await WaitForStepAsync(first + 20);
         var pointsBefore = int.Parse((await TestId("chart-loss").GetAttributeAsync("data-points"))!);
         await WaitForStepAsync(await StepAsync() + 10);
+        // The charts redraw every other second, the step counter every second.
+        await Expect(TestId("chart-loss")).Not.ToHaveAttributeAsync("data-points", pointsBefore.ToString(CultureInfo.InvariantCulture), Long);
         Assert.True(int.Parse((await TestId("chart-loss").GetAttributeAsync("data-points"))!) > pointsBefore, "the loss chart advances");
         await App.ScreenshotAsync(Page, "run");
         var themeToggle = Page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" });
@@ -83,7 +86,9 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
         await Expect(TestId("connection-status")).ToHaveAttributeAsync("data-state", "Connected", new() { Timeout = 60_000 });
         var resumedAt = paused.CurrentStep;
         await WaitForStepAsync(resumedAt + 30);
-        await Page.WaitForTimeoutAsync(1000);
+        // The charts redraw every other second: wait for the one that shows those steps.
+        await Page.WaitForFunctionAsync($"() => Number(document.querySelector('[data-testid=chart-lr]')?.dataset.lastX ?? 0) > {resumedAt + 30}",
+            null, new() { Timeout = 60_000, PollingInterval = 100 });
         var (points, lastStep) = await LrChartAsync();
         Assert.True(lastStep > resumedAt + 30, $"live steps after the reload (last {lastStep})");
         Assert.Equal(lastStep, points); // steps 1..N, each once
