@@ -66,20 +66,11 @@ public static class ExternalRunEndpoints
         if (request.Steps.Any(s => s.Step < 0) || request.Evals.Any(e => e.Step < 0)) return Problems.Validation("steps", "Steps must be 0 or more.");
 
         var (accepted, duplicates, evals, last) = await ingestor.IngestAsync(db, run, request);
-        if (accepted + evals > 0)
-        {
-            // Answer once they are stored: "accepted" then means on disk, and a sender that posts faster than the
-            // database writes waits instead of piling events up in the writer's memory.
-            var stored = new FlushEvent(id);
-            writer.Post(stored);
-            while (await Task.WhenAny(stored.Committed.Task, Task.Delay(100)) != stored.Committed.Task)
-            {
-                // They wait in the writer until space returns; the sender hears so now and may send them again later
-                // (a step already taken is ignored).
-                if (training.DatabaseFullMessage() is { } nowFull) return Problems.DiskFull(nowFull);
-            }
-            await stored.Committed.Task;
-        }
+        // Answer once they are stored: "accepted" then means on disk, and a sender that posts faster than the database
+        // writes waits instead of piling events up in the writer's memory. On a full disk they wait in the writer until
+        // space returns; the sender hears so now and may send them again later (a step already taken is ignored).
+        if (accepted + evals > 0 && !await writer.StoredAsync(id) && training.DatabaseFullMessage() is { } nowFull)
+            return Problems.DiskFull(nowFull);
         if (request.Status is RunStatus to)
         {
             var result = await training.ExternalStatusAsync(id, to, request.Reason is { Length: > 0 } r ? r[..Math.Min(r.Length, 500)] : $"reported {to}");

@@ -68,6 +68,22 @@ public sealed class MetricWriter(IDbContextFactory<WebLlmDb> dbFactory, Broadcas
         }
     }
 
+    /// <summary>
+    /// Completes once everything posted for <paramref name="runId"/> so far is committed (true), or as soon as the
+    /// database's disk is full (false: the events wait here until space returns, and a caller should not).
+    /// </summary>
+    public async Task<bool> StoredAsync(int runId)
+    {
+        var stored = new FlushEvent(runId);
+        Post(stored);
+        while (await Task.WhenAny(stored.Committed.Task, Task.Delay(100)) != stored.Committed.Task)
+        {
+            if (diskFull is not null) return false;
+        }
+        await stored.Committed.Task; // a write that failed otherwise throws here
+        return true;
+    }
+
     /// <summary>Drains everything already posted before the host stops (the training service stops first).</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
