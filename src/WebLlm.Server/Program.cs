@@ -15,7 +15,7 @@ var builder = WebApplication.CreateBuilder(args);
 // The Client's files (wwwroot, _framework, _content/MudBlazor) stay in its own folders after a build;
 // the build's static web assets manifest points at them. ASP.NET Core reads that manifest only in
 // Development, so `dotnet run` (Production) would serve no UI. Reading it in every environment fixes
-// that; a published app has no manifest (the files are copied to wwwroot), so there it does nothing.
+// that; a published app has no such manifest (the files are copied to wwwroot), so there it does nothing.
 builder.WebHost.UseStaticWebAssets();
 
 builder.AddProblems();
@@ -31,8 +31,6 @@ var app = builder.Build();
 app.MigrateDatabase();
 app.UseProblems();
 app.UseSecurity();
-app.UseBlazorFrameworkFiles();
-app.UseStaticFiles();
 
 app.MapInfo();
 app.MapPresets();
@@ -44,7 +42,7 @@ app.MapDatasets();
 app.MapTrainingHub();
 app.MapApiDocs();
 app.MapApiNotFound();
-app.MapFallbackToFile("index.html");
+app.MapClientApp();
 
 app.Run();
 

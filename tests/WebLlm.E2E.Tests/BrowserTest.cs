@@ -6,9 +6,10 @@ namespace WebLlm.E2E.Tests;
 
 /// <summary>
 /// A test with its own browser context and page on the shared server. Collects uncaught page errors and
-/// console errors, so every test can end with <see cref="AssertNoBrowserErrors"/>.
+/// console errors, so every test can end with <see cref="AssertNoBrowserErrors"/>. Each test class is abstract and
+/// runs twice, through two nested classes: <c>Build</c> against the server as a build leaves it and <c>Published</c>
+/// against the output of <c>dotnet publish</c>.
 /// </summary>
-[Collection(BrowserCollection.Name)]
 public abstract class BrowserTest(WebLlmAppFixture app, ITestOutputHelper output) : IAsyncLifetime
 {
     /// <summary>The first load downloads and starts the .NET WebAssembly runtime; give it time on 2 cores.</summary>
@@ -37,6 +38,7 @@ public abstract class BrowserTest(WebLlmAppFixture app, ITestOutputHelper output
     public async Task DisposeAsync()
     {
         await _context.DisposeAsync();
+        output.WriteLine($"[server: {App.Layout}]");
         output.WriteLine(App.ServerOutput);
     }
 

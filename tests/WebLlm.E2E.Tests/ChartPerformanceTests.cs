@@ -6,7 +6,7 @@ using static Microsoft.Playwright.Assertions;
 namespace WebLlm.E2E.Tests;
 
 /// <summary>Four live charts over 50,000 steps (growing ten times a second) stay responsive in the browser.</summary>
-public sealed class ChartPerformanceTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
+public abstract class ChartPerformanceTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
 {
     private static readonly TimeSpan Responsive = TimeSpan.FromSeconds(2);
 
@@ -44,4 +44,10 @@ public sealed class ChartPerformanceTests(WebLlmAppFixture app, ITestOutputHelpe
         Assert.True(zoom < Responsive + Responsive, $"drag zoom took {zoom}");
         AssertNoBrowserErrors();
     }
+
+    [Collection(BrowserCollection.Name)]
+    public sealed class Build(WebLlmAppFixture app, ITestOutputHelper output) : ChartPerformanceTests(app, output);
+
+    [Collection(PublishedBrowserCollection.Name)]
+    public sealed class Published(PublishedAppFixture app, ITestOutputHelper output) : ChartPerformanceTests(app, output);
 }

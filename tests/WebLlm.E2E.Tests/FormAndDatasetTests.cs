@@ -7,7 +7,7 @@ using static Microsoft.Playwright.Assertions;
 
 namespace WebLlm.E2E.Tests;
 
-public sealed class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
+public abstract class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
 {
     [Fact]
     public async Task Invalid_new_run_form_shows_client_and_server_errors_on_the_fields()
@@ -72,4 +72,10 @@ public sealed class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelper 
         using var http = new HttpClient { BaseAddress = App.BaseAddress };
         return (await http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.Count;
     }
+
+    [Collection(BrowserCollection.Name)]
+    public sealed class Build(WebLlmAppFixture app, ITestOutputHelper output) : FormAndDatasetTests(app, output);
+
+    [Collection(PublishedBrowserCollection.Name)]
+    public sealed class Published(PublishedAppFixture app, ITestOutputHelper output) : FormAndDatasetTests(app, output);
 }

@@ -11,7 +11,7 @@ namespace WebLlm.E2E.Tests;
 /// The live connection drops while a run trains (Playwright cuts the hub's WebSocket and refuses new ones):
 /// the UI says so, keeps retrying, and once it is back fills the gap from REST so the chart has every step.
 /// </summary>
-public sealed class ReconnectTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
+public abstract class ReconnectTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
 {
     private static readonly Regex Hub = new("/hubs/training");
     private readonly List<IWebSocketRoute> _sockets = [];
@@ -90,4 +90,10 @@ public sealed class ReconnectTests(WebLlmAppFixture app, ITestOutputHelper outpu
             await Task.Delay(200);
         }
     }
+
+    [Collection(BrowserCollection.Name)]
+    public sealed class Build(WebLlmAppFixture app, ITestOutputHelper output) : ReconnectTests(app, output);
+
+    [Collection(PublishedBrowserCollection.Name)]
+    public sealed class Published(PublishedAppFixture app, ITestOutputHelper output) : ReconnectTests(app, output);
 }

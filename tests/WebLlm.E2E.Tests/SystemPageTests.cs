@@ -4,7 +4,7 @@ using static Microsoft.Playwright.Assertions;
 
 namespace WebLlm.E2E.Tests;
 
-public sealed class SystemPageTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
+public abstract class SystemPageTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
 {
     [Fact]
     public async Task System_page_shows_server_is_up_on_cpu()
@@ -60,4 +60,10 @@ public sealed class SystemPageTests(WebLlmAppFixture app, ITestOutputHelper outp
 
     private Task<string> BackgroundColorAsync() =>
         Page.Locator("body").EvaluateAsync<string>("e => getComputedStyle(e).backgroundColor");
+
+    [Collection(BrowserCollection.Name)]
+    public sealed class Build(WebLlmAppFixture app, ITestOutputHelper output) : SystemPageTests(app, output);
+
+    [Collection(PublishedBrowserCollection.Name)]
+    public sealed class Published(PublishedAppFixture app, ITestOutputHelper output) : SystemPageTests(app, output);
 }

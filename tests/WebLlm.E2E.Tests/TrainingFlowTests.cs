@@ -13,7 +13,7 @@ namespace WebLlm.E2E.Tests;
 /// defaults, watch it advance, pause, reload and see every step, generate in the playground, resume, see a
 /// sample, compare, look at the system panel, stop.
 /// </summary>
-public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
+public abstract partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputHelper output) : BrowserTest(app, output)
 {
     private static readonly LocatorAssertionsToHaveAttributeOptions Long = new() { Timeout = 90_000 };
 
@@ -161,4 +161,10 @@ public sealed partial class TrainingFlowTests(WebLlmAppFixture app, ITestOutputH
 
     [GeneratedRegex(@"/runs/(?<id>\d+)$")]
     private static partial Regex RunUrl();
+
+    [Collection(BrowserCollection.Name)]
+    public sealed class Build(WebLlmAppFixture app, ITestOutputHelper output) : TrainingFlowTests(app, output);
+
+    [Collection(PublishedBrowserCollection.Name)]
+    public sealed class Published(PublishedAppFixture app, ITestOutputHelper output) : TrainingFlowTests(app, output);
 }

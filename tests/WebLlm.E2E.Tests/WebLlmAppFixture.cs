@@ -6,11 +6,13 @@ using Microsoft.Playwright;
 namespace WebLlm.E2E.Tests;
 
 /// <summary>
-/// One real server (WebLlm.Server.dll on Kestrel, in its own process, exactly as <c>dotnet run</c> starts it)
-/// and one headless Chromium, shared by every test in <see cref="BrowserCollection"/>. Each test opens
-/// its own browser context with <see cref="NewPageAsync"/>, so tests stay isolated but cheap.
+/// One real server (WebLlm.Server.dll on Kestrel, in its own process, exactly as <c>dotnet run</c> starts it: the
+/// build's layout, whose static web assets manifest points at the Client's build output) and one headless Chromium,
+/// shared by every test in <see cref="BrowserCollection"/>. Each test opens its own browser context with
+/// <see cref="NewPageAsync"/>, so tests stay isolated but cheap. <see cref="PublishedAppFixture"/> is the same for
+/// the output of <c>dotnet publish</c>.
 /// </summary>
-public sealed partial class WebLlmAppFixture : IAsyncLifetime
+public partial class WebLlmAppFixture : IAsyncLifetime
 {
     /// <summary>Debian's chromium package; Playwright cannot download its own browsers on these machines.</summary>
     public const string ChromiumPath = "/usr/bin/chromium";
@@ -23,6 +25,9 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
     private IBrowser? _browser;
 
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("webllm-e2e-").FullName;
+
+    /// <summary>Which server this is, for test output: "build" or "publish".</summary>
+    public virtual string Layout => "build";
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -41,7 +46,7 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
                 $"{ChromiumPath} not found. The browser tests drive Debian's Chromium: run `apt-get install -y chromium` (.ci/run does).");
         }
 
-        BaseAddress = await StartServerAsync();
+        BaseAddress = await StartServerAsync(await ServerFolderAsync());
         await WaitForHealthAsync();
 
         _playwright = await Playwright.CreateAsync();
@@ -66,31 +71,40 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
         return (context, await context.NewPageAsync());
     }
 
+    /// <summary>The folder that holds WebLlm.Server.dll and everything it serves.</summary>
+    protected virtual Task<string> ServerFolderAsync() =>
+        // The project reference copies WebLlm.Server.dll, its runtimeconfig, appsettings.json and the static web
+        // assets manifests (which point at the Client's build output) next to this assembly.
+        Task.FromResult(AppContext.BaseDirectory);
+
     /// <summary>
     /// With WEBLLM_SCREENSHOTS=1, saves the page as docs/screenshots/<paramref name="name"/>.png in the repository
     /// (for the README); otherwise does nothing, so ordinary test runs leave the tree clean.
     /// </summary>
     public async Task ScreenshotAsync(IPage page, string name)
     {
-        if (Environment.GetEnvironmentVariable("WEBLLM_SCREENSHOTS") != "1")
+        // The published server runs the same pages: one set of screenshots, from the build's server.
+        if (Environment.GetEnvironmentVariable("WEBLLM_SCREENSHOTS") != "1" || Layout != "build")
         {
             return;
         }
+        var folder = Directory.CreateDirectory(Path.Combine(RepositoryRoot(), "docs", "screenshots"));
+        await page.WaitForTimeoutAsync(400); // let transitions and charts settle
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder.FullName, name + ".png"), FullPage = true });
+    }
+
+    /// <summary>The checkout this test assembly was built from (the folder holding WebLlm.sln).</summary>
+    protected static string RepositoryRoot()
+    {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "WebLlm.sln")))
         {
             root = root.Parent;
         }
-        if (root is null)
-        {
-            return;
-        }
-        var folder = Directory.CreateDirectory(Path.Combine(root.FullName, "docs", "screenshots"));
-        await page.WaitForTimeoutAsync(400); // let transitions and charts settle
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder.FullName, name + ".png"), FullPage = true });
+        return root?.FullName ?? throw new InvalidOperationException($"No WebLlm.sln above {AppContext.BaseDirectory}.");
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_browser is not null)
         {
@@ -106,14 +120,15 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
         Directory.Delete(DataDirectory, recursive: true);
     }
 
-    private async Task<Uri> StartServerAsync()
+    /// <summary>The <c>dotnet</c> that runs these tests (the SDK sets DOTNET_HOST_PATH for the test host).</summary>
+    protected static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+
+    private async Task<Uri> StartServerAsync(string folder)
     {
-        // The project reference copies WebLlm.Server.dll, its runtimeconfig, appsettings.json and the static web
-        // assets manifest (which points at the Client's build output) next to this assembly.
-        var serverDll = Path.Combine(AppContext.BaseDirectory, "WebLlm.Server.dll");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var serverDll = Path.Combine(folder, "WebLlm.Server.dll");
+        var start = new ProcessStartInfo(DotnetHost)
         {
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = folder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -195,8 +210,16 @@ public sealed partial class WebLlmAppFixture : IAsyncLifetime
     private static partial Regex ListeningLine();
 }
 
+/// <summary>The browser tests against the server as a build leaves it (<c>dotnet run</c>, <c>dotnet test</c>).</summary>
 [CollectionDefinition(Name)]
 public sealed class BrowserCollection : ICollectionFixture<WebLlmAppFixture>
 {
     public const string Name = "Browser";
+}
+
+/// <summary>The same browser tests against the output of <c>dotnet publish</c>, which deployers run.</summary>
+[CollectionDefinition(Name)]
+public sealed class PublishedBrowserCollection : ICollectionFixture<PublishedAppFixture>
+{
+    public const string Name = "Browser (published)";
 }
