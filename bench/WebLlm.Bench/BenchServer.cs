@@ -26,14 +26,18 @@ internal sealed partial class BenchServer : IAsyncDisposable
     public Uri BaseUri { get; }
     public HttpClient Http { get; }
 
-    /// <summary>Starts the server; with <paramref name="apiKey"/> it requires that key, and <see cref="Http"/> sends it.</summary>
-    public static async Task<BenchServer> StartAsync(string dataDir, int documents, string threads, string? apiKey = null, params string[] settings)
+    /// <summary>
+    /// Starts the server (the build's, next to this program, or the one in <paramref name="serverFolder"/>, e.g. a publish
+    /// folder); with <paramref name="apiKey"/> it requires that key, and <see cref="Http"/> sends it.
+    /// </summary>
+    public static async Task<BenchServer> StartAsync(string dataDir, int documents, string threads, string? apiKey = null, string? serverFolder = null, params string[] settings)
     {
+        string folder = serverFolder ?? AppContext.BaseDirectory;
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
-            WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true,
+            WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true,
         };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "WebLlm.Server.dll"), "--urls", "http://127.0.0.1:0",
+        foreach (var a in new[] { Path.Combine(folder, "WebLlm.Server.dll"), "--urls", "http://127.0.0.1:0",
                      $"--WebLlm:DataDirectory={dataDir}", $"--WebLlm:BuiltinMaxDocuments={documents}", $"--WebLlm:Threads={threads}", "--WebLlm:PeakFlops=1e11" })
             start.ArgumentList.Add(a);
         foreach (var setting in settings) start.ArgumentList.Add(setting);
@@ -66,15 +70,19 @@ internal sealed partial class BenchServer : IAsyncDisposable
     }
 
     /// <summary>A new page in the one headless Chromium (launched on the first call).</summary>
-    public async Task<IPage> NewPageAsync()
+    public async Task<IPage> NewPageAsync() => await (await BrowserAsync()).NewPageAsync();
+
+    /// <summary>A new browser context (its own empty cache and storage) in the one headless Chromium.</summary>
+    public async Task<IBrowserContext> NewContextAsync() => await (await BrowserAsync()).NewContextAsync();
+
+    private async Task<IBrowser> BrowserAsync()
     {
         playwright ??= await Playwright.CreateAsync();
-        chromium ??= await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        return chromium ??= await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = "/usr/bin/chromium", Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
         });
-        return await chromium.NewPageAsync();
     }
 
     public async ValueTask DisposeAsync()

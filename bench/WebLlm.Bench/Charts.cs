@@ -142,6 +142,25 @@ internal static class Charts
             "Opening a run's page until its charts hold every step, against the run's length", "seconds (median)",
             yMax: Math.Max(1, results.Max(r => r.MedianSeconds) * 1.3));
 
+    /// <summary>The first load's time until usable per way of serving, with the 5 s target; each bar's label says when the files were in.</summary>
+    public static void FirstLoad(string path, IReadOnlyList<FirstLoadResult> results)
+    {
+        var plot = new Plot();
+        var bars = plot.Add.Bars(results.Select(r => r.MedianSeconds).ToArray());
+        for (int i = 0; i < results.Count; i++)
+            bars.Bars[i].Label = $"{results[i].MedianSeconds:F2} s (files in by {results[i].DownloadedMedianSeconds:F2} s, {results[i].TransferredBytes / 1e6:F1} MB)";
+        bars.ValueLabelStyle.FontSize = 13;
+        var target = plot.Add.HorizontalLine(5);
+        target.LinePattern = LinePattern.Dashed;
+        target.LegendText = "target: 5 s";
+        Labels(plot, results.Select(r => r.Variant).ToArray());
+        plot.Title("First load of the dashboard while a run trains (empty cache, median)");
+        plot.YLabel("seconds until usable");
+        plot.Axes.SetLimitsY(0, Math.Max(6, results.Max(r => r.MaxSeconds) * 1.25));
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.SavePng(path, Width, Height);
+    }
+
     /// <summary>One bar per value, its label above it and its name under it.</summary>
     private static void LabelledBars(string path, double[] values, string[] valueLabels, string[] names, string title, string yLabel, double yMax)
     {

@@ -11,7 +11,7 @@ using WebLlm.Training.Benchmarks;
 //   dotnet run --project bench/WebLlm.Bench -c Release -- [--quick] [--out docs/perf]
 bool quick = args.Contains("--quick");
 int onlyAt = Array.IndexOf(args, "--only");
-string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | charts | dashboard-profile
+string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | charts | first-load | dashboard-profile
 bool Run(string section) => only is null || only == section;
 int outAt = Array.IndexOf(args, "--out");
 string outDir = Path.GetFullPath(outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine("docs", "perf"));
@@ -103,9 +103,19 @@ if (Run("charts"))
     Charts.RunOpen(Path.Combine(outDir, "run-open.png"), runOpen);
 }
 
+// 7. The dashboard's first load while a run trains: the build's server against the published one.
+List<FirstLoadResult>? firstLoad = null;
+if (Run("first-load"))
+{
+    firstLoad = await FirstLoad.RunAsync(loads: quick ? 3 : 7, Console.WriteLine);
+    report.FirstLoad(firstLoad);
+    Charts.FirstLoad(Path.Combine(outDir, "first-load.png"), firstLoad);
+}
+
 (string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
     ("training", "tinyByBatch", tinyByBatch), ("training", "gpt2ByBatch", gpt2ByBatch), ("inference", "inference", inference),
-    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard), ("charts", "charts", charts), ("charts", "runOpen", runOpen)];
+    ("memory", "memory", memory), ("dashboard", "dashboard", dashboard), ("charts", "charts", charts), ("charts", "runOpen", runOpen),
+    ("first-load", "firstLoad", firstLoad)];
 // With --only, the other sections' results (tables and JSON) stay as the last full run wrote them.
 report.Save(results.Where(r => Run(r.Section)).ToDictionary(r => r.Key, r => r.Value), merge: only is not null);
 Console.WriteLine($"wrote {outDir}");
@@ -280,6 +290,24 @@ namespace WebLlm.Bench
             "an external run of each length (steps posted through the API), opened from the run list of a freshly booted app in headless " +
             "Chromium, until the loss chart holds every step; nothing training.",
             "openings", "s", "F2", results.Select(r => (r.Steps, r.Opens, r.MedianSeconds, r.MinSeconds, r.MaxSeconds)));
+
+        public void FirstLoad(IReadOnlyList<FirstLoadResult> results)
+        {
+            Line("## First load of the dashboard");
+            Line("");
+            Line($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: `/` opened in a fresh headless Chromium context (empty cache) while a `tiny` run " +
+                 "trains on the same two cores, timed by the page's clock from the navigation's start until the live connection is up and the " +
+                 "run list is drawn; \"files in\": when the last file of the app had arrived (the rest is starting the .NET runtime and the app); " +
+                 "reload: the same context again, its cache warm. Medians.");
+            Line("");
+            Row("served as", "loads", "usable after (s)", "range (s)", "files in (s)", "transferred", "of which .wasm", "unpacked", "reload (s)", "reload transferred");
+            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:");
+            static string Mb(long bytes) => $"{bytes / 1e6:F2} MB";
+            foreach (var r in results)
+                Row(r.Variant, r.Loads, $"{r.MedianSeconds:F2}", $"{r.MinSeconds:F2}–{r.MaxSeconds:F2}", $"{r.DownloadedMedianSeconds:F2}", Mb(r.TransferredBytes),
+                    Mb(r.TransferredByKind.GetValueOrDefault("wasm")), Mb(r.DecodedBytes), $"{r.ReloadMedianSeconds:F2}", $"{r.ReloadTransferredBytes / 1e3:F0} kB");
+            Line("");
+        }
 
         /// <summary>A table of medians and ranges, one row per run length.</summary>
         private void ByRunLength(string heading, string what, string counted, string unit, string format,

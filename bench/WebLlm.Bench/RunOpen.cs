@@ -25,7 +25,7 @@ internal static class RunOpen
         var results = new List<RunOpenResult>();
         try
         {
-            await using var server = await BenchServer.StartAsync(dir, documents: 200, threads: "1", apiKey: Key,
+            await using var server = await BenchServer.StartAsync(dir, documents: 200, threads: "1", apiKey: Key, serverFolder: null,
                 "--WebLlm:RateLimit:Burst=100000", "--WebLlm:RateLimit:PerSecond=100000");
             foreach (int steps in lengths)
             {

@@ -23,7 +23,7 @@ public sealed class PublishedAppFixture : WebLlmAppFixture
         {
             Directory.Delete(PublishFolder, recursive: true);
         }
-        var start = new ProcessStartInfo(DotnetHost)
+        var start = new ProcessStartInfo(ServerProcess.DotnetHost)
         {
             WorkingDirectory = RepositoryRoot(),
             RedirectStandardOutput = true,

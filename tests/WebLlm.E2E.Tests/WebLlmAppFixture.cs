@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace WebLlm.E2E.Tests;
@@ -12,15 +9,12 @@ namespace WebLlm.E2E.Tests;
 /// <see cref="NewPageAsync"/>, so tests stay isolated but cheap. <see cref="PublishedAppFixture"/> is the same for
 /// the output of <c>dotnet publish</c>.
 /// </summary>
-public partial class WebLlmAppFixture : IAsyncLifetime
+public class WebLlmAppFixture : IAsyncLifetime
 {
     /// <summary>Debian's chromium package; Playwright cannot download its own browsers on these machines.</summary>
     public const string ChromiumPath = "/usr/bin/chromium";
 
-    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(60);
-
-    private readonly StringBuilder _serverOutput = new();
-    private Process? _server;
+    private ServerProcess? _server;
     private IPlaywright? _playwright;
     private IBrowser? _browser;
 
@@ -31,11 +25,11 @@ public partial class WebLlmAppFixture : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>Settings that keep a test server quick: a small built-in corpus, a fixed peak for MFU, frequent system samples.</summary>
+    public static readonly string[] QuickSettings = ["--WebLlm:BuiltinMaxDocuments=3000", "--WebLlm:PeakFlops=180e9", "--WebLlm:SystemSampleSeconds=0.5"];
+
     /// <summary>What the server wrote to stdout and stderr so far; failing tests print it.</summary>
-    public string ServerOutput
-    {
-        get { lock (_serverOutput) { return _serverOutput.ToString(); } }
-    }
+    public string ServerOutput => _server?.Output ?? "";
 
     public async Task InitializeAsync()
     {
@@ -46,8 +40,8 @@ public partial class WebLlmAppFixture : IAsyncLifetime
                 $"{ChromiumPath} not found. The browser tests drive Debian's Chromium: run `apt-get install -y chromium` (.ci/run does).");
         }
 
-        BaseAddress = await StartServerAsync(await ServerFolderAsync());
-        await WaitForHealthAsync();
+        _server = await ServerProcess.StartAsync(await ServerFolderAsync(), [$"--WebLlm:DataDirectory={DataDirectory}", .. QuickSettings]);
+        BaseAddress = _server.BaseAddress;
 
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -59,13 +53,16 @@ public partial class WebLlmAppFixture : IAsyncLifetime
         });
     }
 
-    /// <summary>A fresh context (cookies, storage) and page; dispose the context when done.</summary>
-    public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync()
+    /// <summary>
+    /// A fresh context (cookies, storage) and page on this server, or on <paramref name="baseAddress"/> (another server,
+    /// or a proxy in front of one); dispose the context when done.
+    /// </summary>
+    public async Task<(IBrowserContext Context, IPage Page)> NewPageAsync(Uri? baseAddress = null)
     {
         // A laptop screen.
         var context = await _browser!.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = BaseAddress.ToString(),
+            BaseURL = (baseAddress ?? BaseAddress).ToString(),
             ViewportSize = new ViewportSize { Width = 1440, Height = 900 },
         });
         return (context, await context.NewPageAsync());
@@ -94,7 +91,7 @@ public partial class WebLlmAppFixture : IAsyncLifetime
     }
 
     /// <summary>The checkout this test assembly was built from (the folder holding WebLlm.sln).</summary>
-    protected static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "WebLlm.sln")))
@@ -111,103 +108,12 @@ public partial class WebLlmAppFixture : IAsyncLifetime
             await _browser.DisposeAsync();
         }
         _playwright?.Dispose();
-        if (_server is { HasExited: false })
+        if (_server is not null)
         {
-            _server.Kill(entireProcessTree: true);
-            await _server.WaitForExitAsync();
+            await _server.DisposeAsync();
         }
-        _server?.Dispose();
         Directory.Delete(DataDirectory, recursive: true);
     }
-
-    /// <summary>The <c>dotnet</c> that runs these tests (the SDK sets DOTNET_HOST_PATH for the test host).</summary>
-    protected static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-
-    private async Task<Uri> StartServerAsync(string folder)
-    {
-        var serverDll = Path.Combine(folder, "WebLlm.Server.dll");
-        var start = new ProcessStartInfo(DotnetHost)
-        {
-            WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // Port 0: Kestrel picks a free port and logs it, so parallel runs never collide.
-        // A small built-in corpus, a fixed peak for MFU (no start-up measurement) and frequent system samples keep it quick.
-        foreach (var arg in new[]
-                 {
-                     serverDll, "--urls", "http://127.0.0.1:0", $"--WebLlm:DataDirectory={DataDirectory}",
-                     "--WebLlm:BuiltinMaxDocuments=3000", "--WebLlm:PeakFlops=180e9", "--WebLlm:SystemSampleSeconds=0.5",
-                 })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__Console__FormatterName"] = "simple";
-
-        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _server = new Process { StartInfo = start, EnableRaisingEvents = true };
-        _server.OutputDataReceived += (_, e) => OnServerLine(e.Data, listening);
-        _server.ErrorDataReceived += (_, e) => OnServerLine(e.Data, listening);
-        _server.Exited += (_, _) => listening.TrySetException(
-            new InvalidOperationException($"WebLlm.Server exited before listening. Output:\n{ServerOutput}"));
-        _server.Start();
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-
-        try
-        {
-            return await listening.Task.WaitAsync(StartupTimeout);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"WebLlm.Server did not report its address within {StartupTimeout}. Output:\n{ServerOutput}");
-        }
-    }
-
-    private void OnServerLine(string? line, TaskCompletionSource<Uri> listening)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_serverOutput)
-        {
-            _serverOutput.AppendLine(line);
-        }
-        if (ListeningLine().Match(line) is { Success: true } match)
-        {
-            listening.TrySetResult(new Uri(match.Groups["url"].Value));
-        }
-    }
-
-    private async Task WaitForHealthAsync()
-    {
-        using var http = new HttpClient { BaseAddress = BaseAddress };
-        var deadline = DateTime.UtcNow + StartupTimeout;
-        while (true)
-        {
-            try
-            {
-                if ((await http.GetAsync("/health")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-            if (DateTime.UtcNow >= deadline)
-            {
-                throw new TimeoutException($"{BaseAddress}health did not answer 200 within {StartupTimeout}. Output:\n{ServerOutput}");
-            }
-            await Task.Delay(100);
-        }
-    }
-
-    [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
-    private static partial Regex ListeningLine();
 }
 
 /// <summary>The browser tests against the server as a build leaves it (<c>dotnet run</c>, <c>dotnet test</c>).</summary>
