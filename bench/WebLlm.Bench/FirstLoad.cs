@@ -11,7 +11,8 @@ namespace WebLlm.Bench;
 public sealed record FirstLoadResult(
     string Variant, int Loads, double MedianSeconds, double MinSeconds, double MaxSeconds,
     double DownloadedMedianSeconds, double ReloadMedianSeconds,
-    long TransferredBytes, long DecodedBytes, IReadOnlyDictionary<string, long> TransferredByKind, long ReloadTransferredBytes);
+    long TransferredBytes, long DecodedBytes, IReadOnlyDictionary<string, long> TransferredByKind, long ReloadTransferredBytes,
+    int NeverUsable);
 
 /// <summary>
 /// The dashboard's first load: a fresh browser context (nothing cached) opens <c>/</c> while a <c>tiny</c> run trains on
@@ -19,7 +20,8 @@ public sealed record FirstLoadResult(
 /// list is drawn), by the page's own clock. For each load: when the last file arrived (the rest is starting the .NET
 /// runtime and the app), the bytes that crossed the wire by kind, and a reload in the same context (the browser's cache
 /// warm). Variants: the server as a build leaves it, the same server published (<c>dotnet publish -c Release</c>:
-/// trimmed, Brotli), and the published one over an emulated 20 Mbit/s link with 20 ms latency.
+/// trimmed, Brotli), the published one over an emulated 20 Mbit/s link with 20 ms latency, and the published one with
+/// nothing training (what the cores' contention costs).
 /// </summary>
 internal static class FirstLoad
 {
@@ -50,33 +52,40 @@ internal static class FirstLoad
     {
         string published = Publish(log);
         var results = new List<FirstLoadResult>();
-        foreach (var (variant, folder, slow) in new[]
+        foreach (var (variant, folder, slow, train) in new[]
                  {
-                     ("build (dotnet run)", AppContext.BaseDirectory, false),
-                     ("published", published, false),
-                     ("published, 20 Mbit/s + 20 ms", published, true),
+                     ("build (dotnet run)", AppContext.BaseDirectory, false, true),
+                     ("published", published, false, true),
+                     ("published, 20 Mbit/s + 20 ms", published, true, true),
+                     ("published, nothing training", published, false, false),
                  })
         {
             string data = Directory.CreateTempSubdirectory("webllm-first-load-").FullName;
             try
             {
                 await using var server = await BenchServer.StartAsync(data, documents: 2000, threads: "2", serverFolder: folder);
-                int runId = await StartTrainingAsync(server.Http);
+                int? runId = train ? await StartTrainingAsync(server.Http) : null;
                 var loadsOf = new List<Timing>();
                 var reloads = new List<Timing>();
+                int neverUsable = 0;
                 for (int i = 0; i < loads; i++)
                 {
-                    var (first, again) = await LoadAsync(server, slow);
+                    if (await LoadAsync(server, slow, log) is not var (first, again))
+                    {
+                        neverUsable++;
+                        continue;
+                    }
                     loadsOf.Add(first);
                     reloads.Add(again);
                     log($"{variant}: usable after {first.UsableMs / 1000:F2} s (files in by {first.DownloadedMs / 1000:F2} s, {first.Transferred / 1e6:F2} MB), reload {again.UsableMs / 1000:F2} s ({again.Transferred / 1e3:F0} kB)");
                 }
-                await server.Http.PostAsync(ApiRoutes.RunAction(runId, "stop"), null);
+                if (runId is int id) await server.Http.PostAsync(ApiRoutes.RunAction(id, "stop"), null);
+                if (loadsOf.Count == 0) throw new InvalidOperationException($"{variant}: no load of the dashboard became usable");
                 var seconds = loadsOf.Select(t => t.UsableMs / 1000).ToList();
                 var middle = loadsOf.OrderBy(t => t.UsableMs).ElementAt(loadsOf.Count / 2);
                 results.Add(new FirstLoadResult(variant, loads, Stats.Median(seconds), seconds.Min(), seconds.Max(),
                     Stats.Median(loadsOf.Select(t => t.DownloadedMs / 1000).ToList()), Stats.Median(reloads.Select(t => t.UsableMs / 1000).ToList()),
-                    middle.Transferred, middle.Decoded, middle.ByKind, (long)Stats.Median(reloads.Select(t => (double)t.Transferred).ToList())));
+                    middle.Transferred, middle.Decoded, middle.ByKind, (long)Stats.Median(reloads.Select(t => (double)t.Transferred).ToList()), neverUsable));
             }
             finally
             {
@@ -88,12 +97,18 @@ internal static class FirstLoad
 
     private sealed record Timing(double UsableMs, double DownloadedMs, long Transferred, long Decoded, Dictionary<string, long> ByKind);
 
-    private static async Task<(Timing First, Timing Reload)> LoadAsync(BenchServer server, bool slow)
+    /// <summary>A load and a reload; null (and what the browser reported, logged) if the app was not usable within 2 minutes.</summary>
+    private static async Task<(Timing First, Timing Reload)?> LoadAsync(BenchServer server, bool slow, Action<string> log)
     {
         var context = await server.NewContextAsync();
         try
         {
             var page = await context.NewPageAsync();
+            var events = new List<string>();
+            page.Console += (_, m) => { lock (events) events.Add($"console {m.Type}: {m.Text}"); };
+            page.PageError += (_, e) => { lock (events) events.Add($"page error: {e}"); };
+            page.RequestFailed += (_, r) => { lock (events) events.Add($"request failed: {r.Url} {r.Failure}"); };
+            page.Response += (_, r) => { if (r.Status >= 400) lock (events) events.Add($"response {r.Status}: {r.Url}"); };
             if (slow)
             {
                 var cdp = await context.NewCDPSessionAsync(page);
@@ -104,10 +119,18 @@ internal static class FirstLoad
                 });
             }
             await page.GotoAsync(server.BaseUri.ToString(), new() { WaitUntil = WaitUntilState.Commit });
-            var first = await MeasureAsync(page);
-            await page.ReloadAsync(new() { WaitUntil = WaitUntilState.Commit });
-            var reload = await MeasureAsync(page);
-            return (first, reload);
+            try
+            {
+                var first = await MeasureAsync(page, events);
+                await page.ReloadAsync(new() { WaitUntil = WaitUntilState.Commit });
+                var reload = await MeasureAsync(page, events);
+                return (first, reload);
+            }
+            catch (TimeoutException e)
+            {
+                log($"NOT USABLE: {e.Message}");
+                return null;
+            }
         }
         finally
         {
@@ -115,9 +138,20 @@ internal static class FirstLoad
         }
     }
 
-    private static async Task<Timing> MeasureAsync(IPage page)
+    private static async Task<Timing> MeasureAsync(IPage page, List<string> events)
     {
-        await page.WaitForFunctionAsync(UsableScript, null, new() { Timeout = 120_000, PollingInterval = 20 });
+        try
+        {
+            await page.WaitForFunctionAsync(UsableScript, null, new() { Timeout = 120_000, PollingInterval = 20 });
+        }
+        catch (TimeoutException)
+        {
+            string timeline = await page.EvaluateAsync<string>("() => performance.getEntriesByType('resource').map(r => `${r.startTime.toFixed(0)}-${r.responseEnd.toFixed(0)} ${r.transferSize} ${new URL(r.name).pathname}`).join('\\n')");
+            lock (events)
+            {
+                throw new TimeoutException($"the dashboard was not usable within 2 minutes. Browser events:\n{string.Join('\n', events)}\nRequests:\n{timeline}");
+            }
+        }
         var t = await page.EvaluateAsync<JsonElement>(TimingScript);
         var byKind = JsonSerializer.Deserialize<Dictionary<string, long>>(t.GetProperty("byKind").GetString()!)!;
         return new Timing(t.GetProperty("usableMs").GetDouble(), t.GetProperty("downloadedMs").GetDouble(),
