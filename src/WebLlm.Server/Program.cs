@@ -10,7 +10,7 @@ using WebLlm.Server.Training;
 
 WebLlm.Training.NativeAllocator.RestartWithOneArena(typeof(Program).Assembly); // training runs on a thread of its own (see there)
 WebLlm.Training.OpenMp.PreferShortSpins(); // before libtorch loads (see there)
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(ContentRoot.Options(args));
 
 // The Client's files (wwwroot, _framework, _content/MudBlazor) stay in its own folders after a build;
 // the build's static web assets manifest points at them. ASP.NET Core reads that manifest only in

@@ -65,6 +65,33 @@ public sealed partial class DeploymentTests(PublishedAppFixture app, ITestOutput
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/runs")).StatusCode);
         Assert.Contains("_framework/blazor.webassembly.", await http.GetStringAsync("/"));
         Assert.True(File.Exists(Path.Combine(_scratch, "data", "webllm.db")), "the database is not in WebLlm__DataDirectory");
+
+        // The runtime image has no SDK, so no reference pack: the publish ships the built-in corpus's XML files.
+        // (This test process is no publish: it finds the SDK's own pack, the files `dotnet run` trains on.)
+        string shipped = Path.Combine(app.PublishFolder, Training.Data.BuiltinCorpus.ShippedFolder);
+        Assert.True(Directory.Exists(shipped), $"{shipped} is missing");
+        Assert.Equal(Directory.GetFiles(Training.Data.BuiltinCorpus.FindXmlDirectory(), "*.xml").Select(Path.GetFileName).Order(),
+            Directory.GetFiles(shipped, "*.xml").Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public async Task Published_server_started_from_another_folder_serves_its_dashboard_and_reads_its_settings()
+    {
+        // The README's `dotnet out/WebLlm.Server.dll`, run from the checkout: the working directory is not the publish folder.
+        string elsewhere = Directory.CreateDirectory(Path.Combine(_scratch, "elsewhere")).FullName;
+        await using var server = await ServerProcess.StartAsync(app.PublishFolder,
+            [$"--WebLlm:DataDirectory={Path.Combine(_scratch, "data")}", .. WebLlmAppFixture.QuickSettings], workingDirectory: elsewhere);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+
+        var page = await http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Matches(@"_framework/blazor\.webassembly\.[a-z0-9]+\.js", await page.Content.ReadAsStringAsync());
+        // appsettings.json next to the dll was read: its AllowedHosts turns away a foreign Host header.
+        using var foreign = new HttpRequestMessage(HttpMethod.Get, "/health");
+        foreign.Headers.Host = "attacker.example";
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.SendAsync(foreign)).StatusCode);
+        Assert.True(File.Exists(Path.Combine(_scratch, "data", "webllm.db")));
+        Assert.Empty(Directory.GetFileSystemEntries(elsewhere));
     }
 
     [Fact]

@@ -30,11 +30,13 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the server in <paramref name="folder"/> and returns once <c>/health</c> answers. Listens on
-    /// <c>http://127.0.0.1:0</c> unless <paramref name="environment"/> or <paramref name="arguments"/> say otherwise.
+    /// <c>http://127.0.0.1:0</c> unless <paramref name="environment"/> or <paramref name="arguments"/> say otherwise; runs
+    /// in <paramref name="folder"/> unless given another <paramref name="workingDirectory"/>.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(string folder, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<ServerProcess> StartAsync(string folder, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
-        var server = Launch(folder, arguments, environment);
+        var server = Launch(folder, arguments, environment, workingDirectory);
         try
         {
             server.BaseAddress = await server._listening.Task.WaitAsync(StartupTimeout);
@@ -56,7 +58,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Starts the server and waits for it to exit by itself (a refusal to start); returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunToExitAsync(string folder, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        await using var server = Launch(folder, arguments, environment);
+        await using var server = Launch(folder, arguments, environment, workingDirectory: null);
         using var timeout = new CancellationTokenSource(StartupTimeout);
         await server._process.WaitForExitAsync(timeout.Token);
         server._process.WaitForExit(); // the redirected output's last lines
@@ -65,11 +67,11 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private static ServerProcess Launch(string folder, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    private static ServerProcess Launch(string folder, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, string? workingDirectory)
     {
         var start = new ProcessStartInfo(DotnetHost)
         {
-            WorkingDirectory = folder,
+            WorkingDirectory = workingDirectory ?? folder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

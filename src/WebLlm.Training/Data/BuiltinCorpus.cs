@@ -33,11 +33,26 @@ public sealed class BuiltinCorpus
     /// <summary>The XML files, in ordinal order so documents always come out in the same order.</summary>
     public IReadOnlyList<string> Files { get; }
 
-    /// <summary>Finds the newest Microsoft.NETCore.App.Ref pack of this runtime's dotnet root.</summary>
+    /// <summary>
+    /// The folder a publish of the server ships the XML files in (<see cref="ShippedFolder"/>), else the newest
+    /// Microsoft.NETCore.App.Ref pack of this runtime's dotnet root.
+    /// </summary>
     public static BuiltinCorpus Locate() => new(FindXmlDirectory());
+
+    /// <summary>
+    /// Next to the program: where <c>dotnet publish</c> of the server copies the reference pack's XML files, because a
+    /// machine (or container) with only the .NET runtime, or a self-contained publish, has no SDK and so no packs.
+    /// </summary>
+    public const string ShippedFolder = "builtin-corpus";
 
     public static string FindXmlDirectory()
     {
+        var shipped = Path.Combine(AppContext.BaseDirectory, ShippedFolder);
+        if (Directory.Exists(shipped) && Directory.EnumerateFiles(shipped, "*.xml").Any())
+        {
+            return shipped;
+        }
+
         var root = FindDotnetRoot();
         var packs = Path.Combine(root, "packs", "Microsoft.NETCore.App.Ref");
         var candidates = Directory.Exists(packs)
@@ -52,7 +67,8 @@ public sealed class BuiltinCorpus
         {
             throw new DirectoryNotFoundException(
                 $"The built-in corpus needs the .NET SDK's reference pack, but no {packs}/<version>/ref/net10.0 folder exists "
-                + "(dotnet root from DOTNET_ROOT or the running runtime's location). Install the .NET 10 SDK or set DOTNET_ROOT.");
+                + $"(dotnet root from DOTNET_ROOT or the running runtime's location), nor a {ShippedFolder} folder next to the program "
+                + "(a publish of the server has one). Install the .NET 10 SDK or set DOTNET_ROOT, or upload a corpus.");
         }
 
         return XmlFolder(candidates[0].Dir);
