@@ -109,6 +109,12 @@ internal static class FirstLoad
             page.PageError += (_, e) => { lock (events) events.Add($"page error: {e}"); };
             page.RequestFailed += (_, r) => { lock (events) events.Add($"request failed: {r.Url} {r.Failure}"); };
             page.Response += (_, r) => { if (r.Status >= 400) lock (events) events.Add($"response {r.Status}: {r.Url}"); };
+            // Resource Timing lists a request only once it has finished: a request that never does shows only here.
+            var pending = new HashSet<string>();
+            page.Request += (_, r) => { lock (events) pending.Add(r.Url); };
+            page.RequestFinished += (_, r) => { lock (events) pending.Remove(r.Url); };
+            page.RequestFailed += (_, r) => { lock (events) pending.Remove(r.Url); };
+            page.Load += (_, _) => { lock (events) events.Add("load event"); };
             if (slow)
             {
                 var cdp = await context.NewCDPSessionAsync(page);
@@ -128,7 +134,7 @@ internal static class FirstLoad
             }
             catch (TimeoutException e)
             {
-                log($"NOT USABLE: {e.Message}");
+                lock (events) log($"NOT USABLE: {e.Message}\nRequests never finished:\n{string.Join('\n', pending)}");
                 return null;
             }
         }

@@ -85,7 +85,10 @@ public class HubFanOutTests(ITestOutputHelper output)
     public async Task A_client_that_stops_reading_is_disconnected_and_a_reading_client_keeps_every_step()
     {
         await using var factory = new WebLlmFactory();
-        var address = factory.StartKestrel();
+        // Packed step pushes are small (~2 kB a second here): with the kernel's send buffer left to grow to 4 MB, the stuck
+        // client's buffers took minutes of steps to fill, and longer than the test allowed on a machine busy with the
+        // other test projects. 16 kB fills within seconds of steps; the reading client keeps up through it.
+        var address = factory.StartKestrel(socketSendBuffer: 16 * 1024);
         using var http = new HttpClient { BaseAddress = address };
         var api = new Api(http);
         await api.WaitForBuiltinAsync();

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace WebLlm.Server.Tests;
@@ -14,6 +15,7 @@ public class WebLlmFactory : WebApplicationFactory<Program>
 {
     private readonly bool ownsDirectory;
     private readonly Dictionary<string, string> settings;
+    private int? socketSendBuffer;
 
     public WebLlmFactory() : this(null) { }
 
@@ -34,6 +36,16 @@ public class WebLlmFactory : WebApplicationFactory<Program>
         builder.UseSetting("WebLlm:PeakFlops", "180e9");
         builder.UseSetting("WebLlm:SystemSampleSeconds", "0.5");
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
+        if (socketSendBuffer is int bytes)
+        {
+            // Accepted sockets inherit the listening socket's SO_SNDBUF; a fixed size also turns the kernel's autotuning off.
+            builder.ConfigureServices(services => services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
+            {
+                var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+                socket.SendBufferSize = bytes;
+                return socket;
+            }));
+        }
     }
 
     /// <summary>Clients send the same-site request header, as the UI does (SecurityTests use bare clients).</summary>
@@ -43,9 +55,14 @@ public class WebLlmFactory : WebApplicationFactory<Program>
         client.DefaultRequestHeaders.Add("X-WebLlm-Request", "1");
     }
 
-    /// <summary>Starts the server on real Kestrel (a free loopback port) instead of the in-memory test server; its address.</summary>
-    public Uri StartKestrel()
+    /// <summary>
+    /// Starts the server on real Kestrel (a free loopback port) instead of the in-memory test server; its address. With
+    /// <paramref name="socketSendBuffer"/>, every connection's kernel send buffer has that fixed size (Linux grows it to
+    /// 4 MB otherwise), so a client that stops reading fills it within a few pushes.
+    /// </summary>
+    public Uri StartKestrel(int? socketSendBuffer = null)
     {
+        this.socketSendBuffer = socketSendBuffer;
         UseKestrel(0);
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
