@@ -100,12 +100,19 @@ public class CliTests
     public void Bad_arguments_give_one_line_and_exit_code_2_and_write_nothing(params string[] args)
     {
         var (dir, _) = Prepared();
+        var before = Tree(dir);
         var r = Webllm.Run(dir, args);
         Assert.Equal(2, r.ExitCode);
         Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("webllm: ", r.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(dir, "bad")));
+        // Nothing anywhere in the working folder was created, changed or removed (not only the --out folder).
+        Assert.Equal(before, Tree(dir));
     }
+
+    /// <summary>Every file and folder below <paramref name="dir"/>, with each file's size and last write time.</summary>
+    private static List<string> Tree(string dir) =>
+        [.. Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(p => File.Exists(p) ? $"{p} {new FileInfo(p).Length} {File.GetLastWriteTimeUtc(p).Ticks}" : p + "/")];
 
     [Fact]
     public void Invalid_utf8_input_names_the_file_and_offset()
@@ -114,9 +121,8 @@ public class CliTests
         File.WriteAllBytes(Path.Combine(dir, "bad.txt"), [.. "hello "u8, 0xC3, 0x28, .. " world"u8]);
         var r = Webllm.Run(dir, "prepare", "--input", "bad.txt", "--out", "data");
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("bad.txt", r.Stderr);
-        Assert.Contains("6", r.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(dir, "data")));
+        Assert.Contains("bad.txt is not valid UTF-8: byte 0xC3 at offset 6 ", r.Stderr); // "hello " is 6 bytes
+        Assert.Equal(["bad.txt"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -68,10 +68,17 @@ public class NewRunFormTests : ClientTestContext
     [Fact]
     public void A_dataset_still_preparing_is_rejected_on_its_field()
     {
-        Server();
+        var server = Server(_ => throw new InvalidOperationException("must not be called"));
         var form = Render<NewRunForm>();
         form.WaitForAssertion(() => Assert.Equal(1, form.Instance.Model.DatasetId));
-        Assert.Contains("not ready", form.Instance.Model.Validate(Dataset(2, DatasetStatus.Preparing))["datasetId"]);
+        Assert.Equal("", ErrorOf(form, "datasetId"));
+
+        // Dataset 2 (still preparing) chosen, then Create: the select's own helper text says why, and nothing is sent.
+        form.InvokeAsync(() => form.Instance.Model.DatasetId = 2);
+        form.Find("[data-testid=submit-run]").Click();
+
+        form.WaitForAssertion(() => Assert.Contains("not ready", ErrorOf(form, "datasetId")));
+        Assert.DoesNotContain(server.Requests, r => r.Method == HttpMethod.Post);
     }
 
     [Fact]

@@ -64,16 +64,35 @@ public sealed class ImportTests : IClassFixture<WebLlmFactory>
     [Theory]
     [InlineData("../../etc/passwd")]
     [InlineData("/etc/passwd")]
+    [InlineData("../outside.bin")]
     [InlineData("nothing-here")]
     [InlineData("")]
     public async Task Names_that_are_not_listed_are_refused_without_touching_the_disk(string name)
     {
+        // A real model where "../outside.bin" points, next to (not in) the imports folder: only listed names are opened.
+        string imports = Directory.CreateDirectory(Path.Combine(factory.DataDirectory, "imports")).FullName;
+        using (var model = new Gpt(new GptConfig { NLayer = 1, NHead = 1, NEmbd = 8, BlockSize = 8, VocabSize = 16 }, seed: 1))
+        {
+            LlmCModel.Save(model, Path.Combine(factory.DataDirectory, "outside.bin"));
+        }
+        var runsBefore = (await api.Http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.Count;
+        var filesBefore = Files(factory.DataDirectory);
+
         var response = await api.Http.PostAsJsonAsync(ApiRoutes.Imports, new ImportRequest { Name = name });
+
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         string body = await response.Content.ReadAsStringAsync();
         Assert.Contains("\"name\"", body);
         Assert.Contains(ErrorCodes.ValidationFailed, body);
+        Assert.Equal(runsBefore, (await api.Http.GetFromJsonAsync<List<RunDto>>(ApiRoutes.Runs))!.Count);
+        Assert.Equal(filesBefore, Files(factory.DataDirectory)); // no run folder, no copy, nothing written under imports
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(imports), e => Path.GetFileName(e) is "outside.bin" or "passwd");
     }
+
+    /// <summary>The files below the data directory with their sizes, but the database (other requests write it).</summary>
+    private static List<string> Files(string dir) =>
+        [.. Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith("webllm.db", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).Select(f => $"{Path.GetRelativePath(dir, f)} {new FileInfo(f).Length}")];
 }
 
 public sealed class FineTuneTests : IClassFixture<WebLlmFactory>

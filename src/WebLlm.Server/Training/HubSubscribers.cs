@@ -24,6 +24,9 @@ public sealed class HubSubscribers(IHubContext<TrainingHub, ITrainingClient> hub
     /// <summary>Connections disconnected for not keeping up since the server started.</summary>
     public int Dropped => Volatile.Read(ref dropped);
 
+    /// <summary>Hub connections open now.</summary>
+    public int Count => subscribers.Count;
+
     public void Connected(HubCallerContext context)
     {
         var subscriber = new Subscriber(context);
