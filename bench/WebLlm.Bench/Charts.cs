@@ -154,7 +154,7 @@ internal static class Charts
         target.LinePattern = LinePattern.Dashed;
         target.LegendText = "target: 5 s";
         Labels(plot, results.Select(r => r.Variant).ToArray());
-        plot.Title("First load of the dashboard while a run trains (empty cache, median)");
+        plot.Title("First load of the dashboard (empty cache, median; a run trains beside it unless labelled otherwise)");
         plot.YLabel("seconds until usable");
         plot.Axes.SetLimitsY(0, Math.Max(6, results.Max(r => r.MaxSeconds) * 1.25));
         plot.ShowLegend(Alignment.UpperLeft);

@@ -14,6 +14,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     private readonly StringBuilder _output = new();
     private readonly Process _process;
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ServerProcess(Process process) => _process = process;
 
@@ -64,8 +65,6 @@ public sealed partial class ServerProcess : IAsyncDisposable
         server._process.WaitForExit(); // the redirected output's last lines
         return (server._process.ExitCode, server.Output);
     }
-
-    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static ServerProcess Launch(string folder, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, string? workingDirectory)
     {

@@ -2,10 +2,6 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
-// Two servers training at once on two cores would slow each other's tests into their timeouts: the build's collection
-// runs, then the published one.
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
-
 namespace WebLlm.E2E.Tests;
 
 /// <summary>
