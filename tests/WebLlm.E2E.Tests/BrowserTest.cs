@@ -23,6 +23,7 @@ public abstract class BrowserTest(WebLlmAppFixture app, ITestOutputHelper output
 
     public async Task InitializeAsync()
     {
+        App.AssertServerRunning();
         (_context, Page) = await App.NewPageAsync();
         Page.PageError += (_, error) => { lock (_errors) _errors.Add("page error: " + error); };
         Page.Console += (_, message) =>

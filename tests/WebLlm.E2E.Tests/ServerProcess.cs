@@ -20,6 +20,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>Whether the server process has ended (crashed, killed, or stopped by itself).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>What the server wrote to stdout and stderr so far; failing tests print it.</summary>
     public string Output
     {
@@ -97,8 +100,12 @@ public sealed partial class ServerProcess : IAsyncDisposable
         var server = new ServerProcess(new Process { StartInfo = start, EnableRaisingEvents = true });
         server._process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
         server._process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
-        server._process.Exited += (_, _) => server._listening.TrySetException(
-            new InvalidOperationException($"WebLlm.Server exited before listening. Output:\n{server.Output}"));
+        server._process.Exited += (_, _) =>
+        {
+            // A server killed by a signal writes nothing itself; .NET reports signal N as exit code 128 + N.
+            server.OnLine($"[WebLlm.Server (pid {server._process.Id}) exited at {DateTime.UtcNow:HH:mm:ss.fff} UTC with code {server._process.ExitCode}]");
+            server._listening.TrySetException(new InvalidOperationException($"WebLlm.Server exited before listening. Output:\n{server.Output}"));
+        };
         server._process.Start();
         server._process.BeginOutputReadLine();
         server._process.BeginErrorReadLine();

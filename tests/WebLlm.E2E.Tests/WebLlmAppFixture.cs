@@ -35,6 +35,18 @@ public class WebLlmAppFixture : IAsyncLifetime
     /// <summary>What the server wrote to stdout and stderr so far; failing tests print it.</summary>
     public string ServerOutput => _server?.Output ?? "";
 
+    /// <summary>
+    /// Fails with the server's output and exit code when the shared server is gone, so a test that finds it dead says so
+    /// instead of reporting a refused connection.
+    /// </summary>
+    public void AssertServerRunning()
+    {
+        if (_server is { HasExited: true })
+        {
+            throw new InvalidOperationException($"The {Layout} server is no longer running. Its output:\n{_server.Output}");
+        }
+    }
+
     public async Task InitializeAsync()
     {
         // Fail, not skip: a missing browser must not turn the UI tests green.

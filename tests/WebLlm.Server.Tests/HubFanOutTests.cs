@@ -106,7 +106,10 @@ public class HubFanOutTests(ITestOutputHelper output)
         // the server lets it go. Without that, every later push would queue for it in memory for as long as it pings.
         // Whichever lets it go first counts: this server's send timeout (Dropped) or Kestrel closing a connection whose
         // output has stalled. Waiting for Dropped alone failed now and then with the connection already gone.
+        // SignalR answers the handshake before the hub's OnConnectedAsync counts the connection: see it counted first,
+        // or the wait below ends at once and the stuck client is counted only afterwards.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        while (subscribers.Count < 2 && subscribers.Dropped == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
         while (subscribers.Count > 1 && DateTime.UtcNow < deadline) await Task.Delay(250);
         long atDrop = (await api.GetRunAsync(run.Id)).CurrentStep;
         Assert.True(subscribers.Count == 1, $"the non-reading client was not disconnected by step {atDrop} ({subscribers.Count} connections, {subscribers.Dropped} dropped)");
