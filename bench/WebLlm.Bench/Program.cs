@@ -9,6 +9,7 @@ using WebLlm.Training.Benchmarks;
 // The performance suite behind docs/PERFORMANCE.md: every number is measured here, in one run, next to the
 // machine's own ceilings (matrix product for training, memory bandwidth for decoding), and plotted.
 //   dotnet run --project bench/WebLlm.Bench -c Release -- [--quick] [--out docs/perf]
+WebLlm.Training.NativeAllocator.Tune(); // the in-process measurements (memory growth) train as the CLI and server do
 bool quick = args.Contains("--quick");
 int onlyAt = Array.IndexOf(args, "--only");
 string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | charts | first-load | dashboard-profile

@@ -10,6 +10,7 @@ using WebLlm.Server.Training;
 
 WebLlm.Training.NativeAllocator.RestartWithOneArena(typeof(Program).Assembly); // training runs on a thread of its own (see there)
 WebLlm.Training.OpenMp.PreferShortSpins(); // before libtorch loads (see there)
+WebLlm.Training.NativeAllocator.Tune(); // tensor memory reused from step to step (see there)
 var builder = WebApplication.CreateBuilder(ContentRoot.Options(args));
 
 // The Client's files (wwwroot, _framework, _content/MudBlazor) stay in its own folders after a build;

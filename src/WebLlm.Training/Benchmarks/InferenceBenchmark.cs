@@ -157,6 +157,7 @@ public static class InferenceBenchmark
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var cache = new KvCache(model.Config, 1, CPU);
+        using var decoder = Decoder.For(model); // what the sampler decodes with
         model.forward(tensor(Prompt(16).Select(i => (long)i).ToArray(), [1, 16]), cache, lastOnly: true);
         var weights = model.named_parameters().Where(p => p.parameter.dim() == 2 && p.name != "wpe.weight").Select(p => p.parameter).ToList();
         var inputs = weights.Select(w => randn([1, 1, w.shape[1]])).ToList(); // [1, 1, in]
@@ -176,7 +177,7 @@ public static class InferenceBenchmark
             {
                 var next = tensor(new long[] { Prompt(i + 1)[i] }, [1, 1]);
                 sw.Restart();
-                model.forward(next, cache, lastOnly: true);
+                _ = decoder?.Step(next, cache) ?? model.forward(next, cache, lastOnly: true);
                 forwardMs.Add(sw.Elapsed.TotalMilliseconds);
             }
             if (i % 4 != 0) continue;

@@ -8,7 +8,8 @@ namespace WebLlm.Training.Model;
 /// <summary>
 /// GPT-2, read top to bottom as nanoGPT's model.py: token + position embeddings, n_layer pre-LayerNorm
 /// blocks of causal self-attention and a tanh-GELU MLP, a final LayerNorm and an output head tied to
-/// <c>wte</c>. Field names are GPT-2's so that parameter names map 1:1 to Hugging Face and llm.c.
+/// <c>wte</c>. Field names are GPT-2's so that parameter names map 1:1 to Hugging Face and llm.c. Decoding one token at
+/// batch 1, the shape of every sampling step, has a path of its own that reads these weights: <see cref="Decoder"/>.
 /// </summary>
 public sealed class Gpt : nn.Module<Tensor, Tensor>
 {
@@ -19,22 +20,17 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     private readonly SeededDropout drop;
     private readonly ModuleList<Block> h;
     private readonly LayerNorm ln_f;
-    private readonly SingleRowLinear rows;
 
     /// <param name="seed">Seeds the initial weights with a generator of the model's own, so models built
     /// on other threads at the same time (inference, tests) cannot change them; null uses torch's global one.</param>
     public Gpt(GptConfig config, long? seed = null) : base("GPT")
     {
         config.Validate();
-        NativeAllocator.Tune(); // any process that builds a model reuses tensor memory across steps (see there)
         Config = config;
-        // A helper thread only pays for itself on products of HelperMinWeights or more; the largest here is the head or c_fc.
-        long largest = Math.Max(config.VocabSize, 4L * config.NEmbd) * config.NEmbd;
-        rows = new SingleRowLinear(useHelper: Environment.ProcessorCount > 1 && largest >= SingleRowLinear.HelperMinWeights);
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.BlockSize, config.NEmbd);
         drop = new SeededDropout(config.Dropout);
-        h = new ModuleList<Block>(Enumerable.Range(0, config.NLayer).Select(_ => new Block(config, drop, rows)).ToArray());
+        h = new ModuleList<Block>(Enumerable.Range(0, config.NLayer).Select(_ => new Block(config, drop)).ToArray());
         ln_f = nn.LayerNorm(config.NEmbd, bias: config.Bias);
         // No lm_head module: the logits are computed with wte.weight directly. A second module sharing the
         // tensor would list it twice in parameters(), and the optimizer would step it twice.
@@ -62,18 +58,14 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         long start = cache?.Length ?? 0;
         if (start + t > Config.BlockSize)
             throw new ArgumentException($"Cannot forward {start + t} positions: the context is {Config.BlockSize}.");
-        // Decoding one token: every projection is a single row (see Project).
-        bool decoding = !training && !is_grad_enabled() && idx.NumberOfElements == 1;
-        using var step = decoding ? rows.BeginStep() : default;
-        // Decoding one token: the elementwise work is done on the row's memory too (see SingleRowOps).
-        var x = (decoding ? SingleRowOps.Embed(idx, wte.weight!, wpe.weight!, start) : null)
-            ?? drop.Apply(wte.call(idx) + wpe.call(arange(start, start + t, dtype: ScalarType.Int64, device: idx.device)), training); // [B, T, C]
+        var pos = arange(start, start + t, dtype: ScalarType.Int64, device: idx.device); // [T]
+        var x = drop.Apply(wte.call(idx) + wpe.call(pos), training); // [B, T, C]
         for (int i = 0; i < h.Count; i++)
             x = h[i].forward(x, cache, i);
         cache?.Advance((int)t);
-        x = !training && SingleRowOps.Applies(x) && SingleRowOps.Applies(ln_f, x) ? SingleRowOps.LayerNorm(x, ln_f) : ln_f.call(x);
+        x = ln_f.call(x);
         if (lastOnly && t > 1) x = x.narrow(1, t - 1, 1); // [B, 1, C]
-        return Project(rows, x, wte.weight!, null, training).MoveToOuterDisposeScope(); // [B, T, vocab]
+        return F.linear(x, wte.weight!).MoveToOuterDisposeScope(); // [B, T, vocab]
     }
 
     /// <summary>Mean cross-entropy of next-token predictions; targets [B, T].</summary>
@@ -98,19 +90,6 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>
-    /// x·Wᵀ + b. Decoding one token at batch 1 makes every projection a single row, which <see cref="SingleRowLinear"/>
-    /// computes on both cores at the speed memory is read; training, batches and other devices take libtorch's linear.
-    /// </summary>
-    internal static Tensor Project(SingleRowLinear rows, Tensor x, Tensor weight, Tensor? bias, bool training) =>
-        !training && SingleRowLinear.Applies(x, weight, bias) ? rows.Forward(x, weight, bias) : F.linear(x, weight, bias);
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) rows.Dispose();
-        base.Dispose(disposing);
-    }
-
     // nn.init.normal_ ignores its generator argument in TorchSharp 0.107, so draw with randn instead.
     private static void Normal(Tensor p, double std, Generator? generator)
     {
@@ -126,26 +105,17 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         private readonly LayerNorm ln_2;
         private readonly Mlp mlp;
 
-        public Block(GptConfig config, SeededDropout dropout, SingleRowLinear rows) : base("Block")
+        public Block(GptConfig config, SeededDropout dropout) : base("Block")
         {
             ln_1 = nn.LayerNorm(config.NEmbd, bias: config.Bias);
-            attn = new CausalSelfAttention(config, dropout, rows);
+            attn = new CausalSelfAttention(config, dropout);
             ln_2 = nn.LayerNorm(config.NEmbd, bias: config.Bias);
-            mlp = new Mlp(config, dropout, rows);
+            mlp = new Mlp(config, dropout);
             RegisterComponents();
         }
 
         public Tensor forward(Tensor x, KvCache? cache, int layer)
         {
-            if (!training && SingleRowOps.Applies(x) && SingleRowOps.Applies(ln_1, x) && SingleRowOps.Applies(ln_2, x))
-            {
-                // Decoding one token: the same block with the residual stream updated in place, a pass over the row
-                // for each add and norm instead of a libtorch call each.
-                var a = SingleRowOps.LayerNorm(x, ln_1);
-                var m = SingleRowOps.AddLayerNorm(x, attn.forward(a, cache, layer), ln_2); // x += attn(ln_1(x)); ln_2(x)
-                SingleRowOps.Add(x, mlp.forward(m));
-                return x;
-            }
             x = x + attn.forward(ln_1.call(x), cache, layer);
             return x + mlp.forward(ln_2.call(x));
         }
@@ -156,30 +126,21 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         private readonly Linear c_attn;
         private readonly Linear c_proj;
         private readonly SeededDropout dropout;
-        private readonly SingleRowLinear rows;
         private readonly int nHead;
 
-        public CausalSelfAttention(GptConfig config, SeededDropout dropout, SingleRowLinear rows) : base("CausalSelfAttention")
+        public CausalSelfAttention(GptConfig config, SeededDropout dropout) : base("CausalSelfAttention")
         {
             c_attn = nn.Linear(config.NEmbd, 3 * config.NEmbd, hasBias: config.Bias); // q, k, v for all heads at once
             c_proj = nn.Linear(config.NEmbd, config.NEmbd, hasBias: config.Bias);
             nHead = config.NHead;
             RegisterComponents();
             this.dropout = dropout;
-            this.rows = rows;
         }
 
         public Tensor forward(Tensor x, KvCache? cache, int layer)
         {
             long b = x.shape[0], t = x.shape[1], c = x.shape[2];
-            var projected = Project(rows, x, c_attn.weight!, c_attn.bias, training); // [B, T, 3C]
-            if (!training && cache is not null && cache.CanAttendOne(layer, projected))
-            {
-                // Decoding one token: one pass over the cache's memory instead of about fifteen libtorch calls.
-                var one = cache.AttendOne(layer, projected); // [1, 1, C]
-                return Project(rows, one, c_proj.weight!, c_proj.bias, training);
-            }
-            var qkv = projected.split(c, dim: 2); // 3 × [B, T, C]
+            var qkv = c_attn.call(x).split(c, dim: 2); // 3 × [B, T, C]
             var q = qkv[0].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
             var k = qkv[1].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
             var v = qkv[2].view(b, t, nHead, c / nHead).transpose(1, 2); // [B, nh, T, hs]
@@ -208,7 +169,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
                 y = F.scaled_dot_product_attention(q, k, v, is_casual: causal && t > 1); // [B, nh, T, hs]
             }
             y = y.transpose(1, 2).contiguous().view(b, t, c); // [B, T, C]: heads side by side again
-            return dropout.Apply(Project(rows, y, c_proj.weight!, c_proj.bias, training), training);
+            return dropout.Apply(c_proj.call(y), training);
         }
     }
 
@@ -217,22 +178,19 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         private readonly Linear c_fc;
         private readonly Linear c_proj;
         private readonly SeededDropout dropout;
-        private readonly SingleRowLinear rows;
 
-        public Mlp(GptConfig config, SeededDropout dropout, SingleRowLinear rows) : base("MLP")
+        public Mlp(GptConfig config, SeededDropout dropout) : base("MLP")
         {
             c_fc = nn.Linear(config.NEmbd, 4 * config.NEmbd, hasBias: config.Bias);
             c_proj = nn.Linear(4 * config.NEmbd, config.NEmbd, hasBias: config.Bias);
             RegisterComponents();
             this.dropout = dropout;
-            this.rows = rows;
         }
 
         public Tensor forward(Tensor x)
         {
-            var hidden = Project(rows, x, c_fc.weight!, c_fc.bias, training); // [B, T, 4C]
-            hidden = !training && SingleRowOps.Applies(hidden) ? SingleRowOps.GeluTanh_(hidden) : hidden.gelu(GELU.Approximate.tanh);
-            return dropout.Apply(Project(rows, hidden, c_proj.weight!, c_proj.bias, training), training); // [B, T, C]
+            var hidden = c_fc.call(x).gelu(GELU.Approximate.tanh); // [B, T, 4C]
+            return dropout.Apply(c_proj.call(hidden), training); // [B, T, C]
         }
     }
 

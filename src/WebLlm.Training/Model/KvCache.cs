@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace WebLlm.Training.Model;
@@ -14,9 +15,13 @@ public sealed class KvCache : IDisposable
     public int Length { get; private set; }
     public int Capacity { get; }
 
+    /// <summary>Batch 1, fp32, in CPU memory: what <see cref="Decoder"/>'s single-row attention reads.</summary>
+    internal bool TakesOneRow { get; }
+
     public KvCache(GptConfig config, int batch, Device device, ScalarType dtype = ScalarType.Float32)
     {
         Capacity = config.BlockSize;
+        TakesOneRow = batch == 1 && dtype == ScalarType.Float32 && device.type == DeviceType.CPU;
         int hs = config.NEmbd / config.NHead;
         keys = new Tensor[config.NLayer];
         values = new Tensor[config.NLayer];

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
+using Decoder = WebLlm.Training.Model.Decoder;
 using WebLlm.Training.Model;
 using WebLlm.Training.Tokenization;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace WebLlm.Training.Sampling;
 
 /// <summary>
 /// Autoregressive generation with a KV cache: the prompt is run once, then each new token costs one
-/// position. The random draw uses a seeded generator of our own (SplitMix64), so the same seed and
+/// position, decoded by a <see cref="Decoder"/> where it applies (batch 1 on the CPU). The random draw uses a seeded generator of our own (SplitMix64), so the same seed and
 /// options give the same text on every machine and after every restart.
 /// </summary>
 public sealed class Sampler
@@ -57,6 +58,7 @@ public sealed class Sampler
         bool wasTraining = model.training;
         model.eval();
         using var cache = options.UseKvCache ? new KvCache(model.Config, 1, device) : null;
+        using var decoder = cache is not null ? Decoder.For(model) : null;
         try
         {
             int[] pending = context.ToArray(); // tokens not yet in the cache
@@ -74,7 +76,7 @@ public sealed class Sampler
                     cache.Reset();
                     pending = context.Skip(context.Count - block / 2).ToArray();
                 }
-                var token = NextToken(pending, cache, device, options, rng);
+                var token = NextToken(pending, cache, decoder, device, options, rng);
                 int next = token.Id;
                 context.Add(next);
                 generated.Add(next);
@@ -112,12 +114,14 @@ public sealed class Sampler
         }
     }
 
-    private GeneratedToken NextToken(int[] pending, KvCache? cache, Device device, SamplingOptions options, SplitMix64 rng)
+    private GeneratedToken NextToken(int[] pending, KvCache? cache, Decoder? decoder, Device device, SamplingOptions options, SplitMix64 rng)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var idx = tensor(pending.Select(i => (long)i).ToArray(), [1, pending.Length]).to(device); // [1, T]
-        var last = model.forward(idx, cache, lastOnly: true)[0, -1].to(ScalarType.Float32).cpu().contiguous(); // [vocab]
+        var logitsOut = (pending.Length == 1 && cache is not null ? decoder?.Step(idx, cache) : null)
+            ?? model.forward(idx, cache, lastOnly: true); // [1, 1, vocab]
+        var last = logitsOut[0, -1].to(ScalarType.Float32).cpu().contiguous(); // [vocab]
         // Sampling reads the logits here rather than through libtorch's softmax and top-k: on 50,257 values those
         // split the work over its thread pool, and on a busy machine waiting for a pool thread whose core another
         // process holds costs milliseconds per token, more than the whole sampling step.
