@@ -37,6 +37,41 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Run_takes_requests_between_steps_flushes_before_each_checkpoint_and_keeps_the_last_step_when_cancelled()
+    {
+        string dir = TestData.TempDir();
+        using var trainer = Trainer.Create(TestData.Micro(vocab: 40), TestData.Options(50) with { SampleTokens = 4, SamplePrompts = ["a"] },
+            TestData.CharData(), dir);
+        using var cancel = new CancellationTokenSource();
+        var events = new List<string>();
+        long lastStep = 0;
+        trainer.Run(new TrainingCallbacks
+        {
+            OnStep = s =>
+            {
+                lastStep = s.Step;
+                if (s.Step == 7) cancel.Cancel(); // pause, stop or Ctrl+C: honoured before step 8
+            },
+            SampleRequested = () => lastStep == 3,
+            CheckpointRequested = () => lastStep is 5 or 6,
+            OnSample = s => events.Add($"sample {s.Step}"),
+            BeforeCheckpoint = step => events.Add($"flush {step}"),
+            OnCheckpoint = c => events.Add($"checkpoint {c.Step}"),
+        }, cancel.Token);
+        Assert.Equal(7, trainer.Step);
+        // Sampled once when asked (the cadence is off), checkpoints where asked, and the last step kept on the way out.
+        Assert.Equal(["sample 3", "flush 5", "checkpoint 5", "flush 6", "checkpoint 6", "flush 7", "checkpoint 7"], events);
+        Assert.Equal([5L, 6L, 7L], Checkpoint.List(trainer.CheckpointsDirectory).Select(c => c.Step).Order());
+
+        // Resumed at its checkpoint and cancelled before a step: nothing new, so no checkpoint is written again.
+        using var resumed = Trainer.Resume(dir, TestData.CharData());
+        events.Clear();
+        resumed.Run(new TrainingCallbacks { BeforeCheckpoint = step => events.Add($"flush {step}") }, cancel.Token);
+        Assert.Equal(7, resumed.Step);
+        Assert.Empty(events);
+    }
+
+    [Fact]
     public void Gradient_accumulation_multiplies_the_tokens_per_step()
     {
         using var trainer = Trainer.Create(TestData.Micro(vocab: 40), TestData.Options(2) with { GradAccumSteps = 3 }, TestData.CharData(), TestData.TempDir());

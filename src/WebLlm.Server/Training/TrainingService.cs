@@ -78,7 +78,22 @@ public sealed class TrainingService(
     {
         public int RunId { get; } = runId;
         public TransitionEvent Started { get; } = started;
-        public volatile Request Request;
+        private readonly CancellationTokenSource stopping = new();
+        private volatile Request request;
+
+        /// <summary>Pause, stop or shut-down, once asked: the training loop ends after the current step.</summary>
+        public Request Request
+        {
+            get => request;
+            set
+            {
+                request = value;
+                if (value != Request.None) stopping.Cancel();
+            }
+        }
+
+        /// <summary>Cancelled once <see cref="Request"/> is set: what <see cref="Trainer.Run"/> checks between steps.</summary>
+        public CancellationToken Stopping => stopping.Token;
 
         /// <summary>1 when "sample now" / "checkpoint now" was asked; the loop takes it after the current step.</summary>
         public int SampleNow, CheckpointNow;
@@ -449,17 +464,16 @@ public sealed class TrainingService(
     private static readonly TimeSpan FlushPatience = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Writes a checkpoint once the steps before it are committed (see <see cref="FlushEvent"/>). When the database's
-    /// disk is full, or it does not answer within <see cref="FlushPatience"/>, the checkpoint is written anyway: the
-    /// steps wait in the writer's memory, and the weights matter more than a hole in the history after a crash.
+    /// Before a checkpoint: waits until the steps before it are committed (see <see cref="FlushEvent"/>). When the
+    /// database's disk is full, or it does not answer within <see cref="FlushPatience"/>, the checkpoint is written anyway:
+    /// the steps wait in the writer's memory, and the weights matter more than a hole in the history after a crash.
     /// </summary>
-    private CheckpointWritten SaveCheckpoint(int runId, Trainer trainer)
+    private void FlushBeforeCheckpoint(int runId, long step)
     {
         var flush = new FlushEvent(runId);
         writer.Post(flush);
         if (!SpinWait.SpinUntil(() => flush.Committed.Task.IsCompleted || writer.DiskFullError is not null, FlushPatience))
-            log.LogWarning("Run {RunId}: the steps before checkpoint {Step} were not committed within {Patience}; writing it anyway", runId, trainer.Step, FlushPatience);
-        return new CheckpointWritten(runId, trainer.SaveCheckpoint(), DateTime.UtcNow);
+            log.LogWarning("Run {RunId}: the steps before checkpoint {Step} were not committed within {Patience}; writing it anyway", runId, step, FlushPatience);
     }
 
     private (RunStatus, string) Train(Job job)
@@ -489,33 +503,23 @@ public sealed class TrainingService(
         trainer.Faults = Faults(settings.Testing, runDir);
 
         long tokensPerStep = (long)trainOptions.BatchSize * trainer.BlockSize * trainOptions.GradAccumSteps;
-        long checkpointed = trainer.Step;
         double elapsedBefore = run.ElapsedSeconds;
         var clock = Stopwatch.StartNew();
-        while (!trainer.Finished && job.Request == Request.None)
+        // The CLI's loop, with this server's ends: every result goes to the writer (and on to the hub), "now" requests
+        // come from REST, and a checkpoint waits for the steps before it to be committed.
+        trainer.Run(new TrainingCallbacks
         {
-            var r = trainer.TrainStep();
-            bool nonFinite = !double.IsFinite(r.Loss) || !double.IsFinite(r.GradNorm);
-            writer.Post(new StepEvent(job.RunId, new StepMetricDto(
+            OnStep = r => writer.Post(new StepEvent(job.RunId, new StepMetricDto(
                 r.Step, Finite.OrNull(r.Loss), Finite.OrNull(r.LearningRate), Finite.OrNull(r.GradNorm), Finite.OrNull(r.TokensPerSecond),
-                Finite.OrNull(r.Milliseconds), Finite.OrNull(r.Mfu), r.Step * tokensPerStep, elapsedBefore + clock.Elapsed.TotalSeconds, nonFinite), r.Skipped));
-            if (trainer.EvalDue)
-            {
-                var eval = trainer.Evaluate();
-                writer.Post(new EvalEvent(job.RunId, new EvalDto(eval.Step, Finite.OrNull(eval.ValLoss), DateTime.UtcNow)));
-            }
-            // Asked for "now" (REST) or due by cadence: one code path either way.
-            if (Interlocked.Exchange(ref job.SampleNow, 0) == 1 | trainer.SampleDue)
-                foreach (var s in trainer.Sample())
-                    writer.Post(new SampleEvent(job.RunId, new SampleDto(s.Step, s.Prompt, s.Text, DateTime.UtcNow)));
-            if ((Interlocked.Exchange(ref job.CheckpointNow, 0) == 1 | trainer.CheckpointDue) && trainer.Step > checkpointed)
-            {
-                writer.Post(SaveCheckpoint(job.RunId, trainer));
-                checkpointed = trainer.Step;
-            }
-        }
-        // Whatever ended the loop, the last step is on disk before the status says so.
-        if (trainer.Step > checkpointed) writer.Post(SaveCheckpoint(job.RunId, trainer));
+                Finite.OrNull(r.Milliseconds), Finite.OrNull(r.Mfu), r.Step * tokensPerStep, elapsedBefore + clock.Elapsed.TotalSeconds,
+                !double.IsFinite(r.Loss) || !double.IsFinite(r.GradNorm)), r.Skipped)),
+            OnEval = e => writer.Post(new EvalEvent(job.RunId, new EvalDto(e.Step, Finite.OrNull(e.ValLoss), DateTime.UtcNow))),
+            OnSample = s => writer.Post(new SampleEvent(job.RunId, new SampleDto(s.Step, s.Prompt, s.Text, DateTime.UtcNow))),
+            SampleRequested = () => Interlocked.Exchange(ref job.SampleNow, 0) == 1,
+            CheckpointRequested = () => Interlocked.Exchange(ref job.CheckpointNow, 0) == 1,
+            BeforeCheckpoint = step => FlushBeforeCheckpoint(job.RunId, step),
+            OnCheckpoint = c => writer.Post(new CheckpointWritten(job.RunId, c, DateTime.UtcNow)),
+        }, job.Stopping);
 
         return job.Request switch
         {

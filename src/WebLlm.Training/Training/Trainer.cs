@@ -262,14 +262,24 @@ public sealed class Trainer : IDisposable
     private bool Due(int every) => every > 0 && Step > 0 && (Step % every == 0 || Finished);
 
     /// <summary>
-    /// Trains to MaxSteps with evals, samples and checkpoints at their cadences. Cancellation is honoured
-    /// between steps. A checkpoint of the last step is always written before returning, so stopping or
-    /// finishing never loses work.
+    /// The training loop, for the CLI and the server alike: trains to MaxSteps with evals, samples and checkpoints at their
+    /// cadences or when <paramref name="callbacks"/> ask for them. Cancellation (stop, pause, Ctrl+C, shut-down) is
+    /// honoured between steps. A checkpoint of the last step is always written before returning, so stopping or finishing
+    /// never loses work.
     /// </summary>
     public void Run(TrainingCallbacks callbacks, CancellationToken cancellationToken = default)
     {
-        long checkpointed = -1;
+        // A resumed run starts from a checkpoint of this very step: nothing new to keep until it trains.
+        long checkpointed = Checkpoint.List(CheckpointsDirectory).Any(c => c.Step == Step) ? Step : -1;
+        void WriteCheckpoint()
+        {
+            callbacks.BeforeCheckpoint?.Invoke(Step);
+            var saved = SaveCheckpoint();
+            checkpointed = Step;
+            callbacks.OnCheckpoint?.Invoke(saved);
+        }
         // Results are computed before the callbacks are looked at: `callback?.Invoke(Work())` would skip the work.
+        // The requests are asked for every step (`|`, not `||`), so one asked for at a due step is not left for the next.
         while (!Finished && !cancellationToken.IsCancellationRequested)
         {
             var step = TrainStep();
@@ -279,22 +289,14 @@ public sealed class Trainer : IDisposable
                 var eval = Evaluate();
                 callbacks.OnEval?.Invoke(eval);
             }
-            if (SampleDue)
+            if ((callbacks.SampleRequested?.Invoke() == true | SampleDue) && data.Tokenizer is not null)
             {
                 foreach (var s in Sample()) callbacks.OnSample?.Invoke(s);
             }
-            if (CheckpointDue)
-            {
-                var saved = SaveCheckpoint();
-                checkpointed = Step;
-                callbacks.OnCheckpoint?.Invoke(saved);
-            }
+            if ((callbacks.CheckpointRequested?.Invoke() == true | CheckpointDue) && Step > checkpointed)
+                WriteCheckpoint();
         }
-        if (Step > 0 && checkpointed != Step && !Checkpoint.List(CheckpointsDirectory).Any(c => c.Step == Step))
-        {
-            var saved = SaveCheckpoint();
-            callbacks.OnCheckpoint?.Invoke(saved);
-        }
+        if (Step > 0 && Step > checkpointed) WriteCheckpoint();
     }
 
     public void Dispose()

@@ -20,13 +20,25 @@ public sealed record EvalResult(long Step, double ValLoss, double Milliseconds);
 
 public sealed record SampleResult(long Step, string Prompt, string Text);
 
-/// <summary>What a training loop reports; every callback runs on the training thread, so keep them quick.</summary>
+/// <summary>
+/// What <see cref="Trainer.Run"/> reports, and what its caller may ask of it between steps. Every callback runs on the
+/// training thread, so keep them quick.
+/// </summary>
 public sealed record TrainingCallbacks
 {
     public Action<StepResult>? OnStep { get; init; }
     public Action<EvalResult>? OnEval { get; init; }
     public Action<SampleResult>? OnSample { get; init; }
     public Action<Checkpoints.CheckpointInfo>? OnCheckpoint { get; init; }
+
+    /// <summary>Asked after every step: true samples now, besides the cadence ("sample now" in the dashboard).</summary>
+    public Func<bool>? SampleRequested { get; init; }
+
+    /// <summary>Asked after every step: true writes a checkpoint now, besides the cadence.</summary>
+    public Func<bool>? CheckpointRequested { get; init; }
+
+    /// <summary>Runs just before a checkpoint of the given step is written (the server commits the steps before it first).</summary>
+    public Action<long>? BeforeCheckpoint { get; init; }
 }
 
 /// <summary>The loss or gradients stayed non-finite for too many consecutive steps.</summary>
