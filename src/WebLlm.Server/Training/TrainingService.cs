@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
@@ -38,17 +36,13 @@ public sealed class TrainingService(
     private readonly LinkedList<int> queue = new();
     private readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly WebLlmOptions settings = options.Value;
-    private Job? current;
+    private TrainingJob? current;
     private Task currentTask = Task.CompletedTask;
     private bool shuttingDown;
     private double peakFlops;
 
     /// <summary>The training thread's name (at most 15 characters: Linux's limit for thread names).</summary>
     public const string TrainingThreadName = "WebLlm training";
-
-    private enum Request { None, Pause, Stop, Shutdown }
-
-    private string? pauseReason;
 
     /// <summary>
     /// The database could not be written because the disk is full: the current run pauses at the end of its step
@@ -58,9 +52,8 @@ public sealed class TrainingService(
     {
         lock (gate)
         {
-            if (current is null || current.Request != Request.None) return;
-            current.Request = Request.Pause;
-            pauseReason = "disk full: the database could not be written (" + Redact(ex.Message) + ")";
+            if (current is null || current.Request != JobRequest.None) return;
+            current.Pause("disk full: the database could not be written (" + Redact(ex.Message) + ")");
         }
     }
 
@@ -73,31 +66,6 @@ public sealed class TrainingService(
         : null;
 
     private CommandResult? DatabaseFull() => DatabaseFullMessage() is { } message ? new(CommandOutcome.DiskFull, message) : null;
-
-    private sealed class Job(int runId, TransitionEvent started)
-    {
-        public int RunId { get; } = runId;
-        public TransitionEvent Started { get; } = started;
-        private readonly CancellationTokenSource stopping = new();
-        private volatile Request request;
-
-        /// <summary>Pause, stop or shut-down, once asked: the training loop ends after the current step.</summary>
-        public Request Request
-        {
-            get => request;
-            set
-            {
-                request = value;
-                if (value != Request.None) stopping.Cancel();
-            }
-        }
-
-        /// <summary>Cancelled once <see cref="Request"/> is set: what <see cref="Trainer.Run"/> checks between steps.</summary>
-        public CancellationToken Stopping => stopping.Token;
-
-        /// <summary>1 when "sample now" / "checkpoint now" was asked; the loop takes it after the current step.</summary>
-        public int SampleNow, CheckpointNow;
-    }
 
     /// <summary>The run on the device, if any (for the system sampler).</summary>
     public int? CurrentRunId
@@ -235,9 +203,9 @@ public sealed class TrainingService(
             {
                 case RunStatus.Running when current?.RunId == runId:
                     // No commit to wait for: a pause works on a full disk too (the disk-full handler asks for one itself).
-                    if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.Invalid, "The run is stopping.");
-                    if (current.Request == Request.Pause) return new(CommandOutcome.Accepted, "Already pausing.");
-                    current.Request = Request.Pause;
+                    if (current.Request is JobRequest.Stop or JobRequest.Shutdown) return new(CommandOutcome.Invalid, "The run is stopping.");
+                    if (current.Request == JobRequest.Pause) return new(CommandOutcome.Accepted, "Already pausing.");
+                    current.Request = JobRequest.Pause;
                     result = new(CommandOutcome.Accepted, "Pausing at the end of the current step.");
                     break;
                 case RunStatus.Queued:
@@ -269,9 +237,8 @@ public sealed class TrainingService(
             string what = checkpoint ? "checkpoint" : "sample";
             if (status != RunStatus.Running || current?.RunId != runId)
                 return new(CommandOutcome.Invalid, $"Only a run training on this server can {what} now; this one is {(external.Contains(runId) ? "external" : status.ToString())}.");
-            if (current.Request != Request.None) return new(CommandOutcome.Invalid, "The run is pausing or stopping.");
-            if (checkpoint) Interlocked.Exchange(ref current.CheckpointNow, 1);
-            else Interlocked.Exchange(ref current.SampleNow, 1);
+            if (current.Request != JobRequest.None) return new(CommandOutcome.Invalid, "The run is pausing or stopping.");
+            current.AskNow(checkpoint);
             return new(CommandOutcome.Accepted, $"Will {what} at the end of the current step.");
         }
     }
@@ -285,7 +252,7 @@ public sealed class TrainingService(
             if (!statuses.TryGetValue(runId, out var status)) return new(CommandOutcome.NotFound);
             if (status is not (RunStatus.Paused or RunStatus.Interrupted))
             {
-                string why = status == RunStatus.Running && current?.Request == Request.Pause
+                string why = status == RunStatus.Running && current?.Request == JobRequest.Pause
                     ? "The run is pausing; resume it once it is Paused."
                     : $"A {status} run cannot be resumed; only Paused and Interrupted runs can.";
                 return new(CommandOutcome.Invalid, why);
@@ -315,10 +282,10 @@ public sealed class TrainingService(
                     committed = TransitionLocked(runId, status, RunStatus.Stopped, "stopped watching");
                     break;
                 case RunStatus.Running when current?.RunId == runId:
-                    if (current.Request is Request.Stop or Request.Shutdown) return new(CommandOutcome.NoOp, "Already stopping.");
+                    if (current.Request is JobRequest.Stop or JobRequest.Shutdown) return new(CommandOutcome.NoOp, "Already stopping.");
                     // One transition at a time: a pending pause has won; stop the run once it is Paused.
-                    if (current.Request == Request.Pause) return new(CommandOutcome.Invalid, "The run is pausing; stop it once it is Paused.");
-                    current.Request = Request.Stop;
+                    if (current.Request == JobRequest.Pause) return new(CommandOutcome.Invalid, "The run is pausing; stop it once it is Paused.");
+                    current.Request = JobRequest.Stop;
                     return new(CommandOutcome.Accepted, "Stopping at the end of the current step.");
                 case RunStatus.Stopped:
                     return new(CommandOutcome.NoOp, "Already stopped.");
@@ -361,7 +328,7 @@ public sealed class TrainingService(
         lock (gate)
         {
             shuttingDown = true;
-            if (current is not null) current.Request = Request.Shutdown;
+            if (current is not null) current.Request = JobRequest.Shutdown;
             running = currentTask;
         }
         await Task.WhenAny(running, Task.Delay(Timeout.Infinite, cancellationToken));
@@ -393,14 +360,14 @@ public sealed class TrainingService(
             resumeStep > 0 ? $"training from checkpoint step {resumeStep}" : "training from step 0", DateTime.UtcNow)
         { ResetAfterStep = resumeStep, Device = device };
         writer.Post(started);
-        var job = new Job(runId, started);
+        var job = new TrainingJob(runId, started, RunDirectory(runId), dbFactory, writer, datasets, settings, log, PeakFlops);
         current = job;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // A named thread of its own: libtorch's OpenMP workers inherit the name, so the training's CPU time can be
         // told from the server's in `top -H` and /proc (the dashboard-cost benchmark does).
         new Thread(() =>
         {
-            try { RunJob(job); }
+            try { Finish(job, job.Run()); }
             catch (Exception ex) { log.LogError(ex, "The training thread failed after run {RunId}", job.RunId); } // an unhandled one would end the process
             finally { done.TrySetResult(); }
         }) { Name = TrainingThreadName, IsBackground = true }.Start();
@@ -408,126 +375,29 @@ public sealed class TrainingService(
         return started.Committed.Task;
     }
 
-    /// <summary>Test-only fault injection from <c>WebLlm:Testing</c>; null unless a test switched something on.</summary>
-    private static TrainingFaults? Faults(TestingOptions t, string runDirectory) => !t.Any ? null : new TrainingFaults
+    /// <summary>The training thread's last act: the run's final status, then the next queued run.</summary>
+    private void Finish(TrainingJob job, (RunStatus Status, string Reason) end)
     {
-        PoisonLoss = t.PoisonLossFromStep > 0 ? s => s >= t.PoisonLossFromStep && s < t.PoisonLossFromStep + t.PoisonLossSteps : null,
-        Checkpoint = new CheckpointFaults
+        lock (gate)
         {
-            DelayPerFile = TimeSpan.FromMilliseconds(t.CheckpointFileDelayMs),
-            FailWrite = t.CheckpointDiskFullFromStep > 0 ? s => s >= t.CheckpointDiskFullFromStep ? DiskFull.Exception(Path.Combine(runDirectory, "checkpoints", Checkpoint.FolderName(s) + ".tmp", Checkpoint.ModelFile)) : null : null,
-        },
-    };
+            current = null;
+            if (statuses.ContainsKey(job.RunId)) TransitionLocked(job.RunId, RunStatus.Running, end.Status, end.Reason);
+            TryStartNextLocked();
+        }
+    }
+
+    /// <summary>The device's peak for MFU: the setting, or measured once (on the training thread, before the first run).</summary>
+    private double PeakFlops()
+    {
+        if (peakFlops <= 0)
+            peakFlops = settings.PeakFlops > 0 ? settings.PeakFlops : MatmulCeiling.Measure(Devices.Resolve(settings.Device), TimeSpan.FromSeconds(0.5));
+        return peakFlops;
+    }
 
     private string DeviceName()
     {
         try { return Devices.Resolve(settings.Device).type.ToString().ToLowerInvariant(); }
         catch (ArgumentException) { return settings.Device; }
-    }
-
-    /// <summary>The training thread. Never awaits: TorchSharp's dispose scopes belong to this thread.</summary>
-    private void RunJob(Job job)
-    {
-        RunStatus final;
-        string reason;
-        try
-        {
-            (final, reason) = Train(job);
-        }
-        catch (TrainingDivergedException ex)
-        {
-            // Updates with non-finite values were skipped, so the weights and every checkpoint are the last good ones.
-            log.LogError("Run {RunId} diverged: {Message}", job.RunId, ex.Message);
-            (final, reason) = (RunStatus.Failed, "diverged: " + ex.Message);
-        }
-        catch (Exception ex) when (DiskFull.Is(ex))
-        {
-            // The partial checkpoint was removed and older ones are untouched: free some space, then resume.
-            log.LogError("Run {RunId} paused: disk full ({Message})", job.RunId, ex.Message);
-            // When the database filled up first (its pause made this checkpoint), that is the reason to show.
-            (final, reason) = (RunStatus.Paused, Interlocked.Exchange(ref pauseReason, null) ?? "disk full: " + Redact(ex.Message));
-        }
-        catch (Exception ex)
-        {
-            log.LogError(ex, "Run {RunId} failed", job.RunId);
-            (final, reason) = (RunStatus.Failed, Redact(ex.Message));
-        }
-        lock (gate)
-        {
-            current = null;
-            if (statuses.ContainsKey(job.RunId)) TransitionLocked(job.RunId, RunStatus.Running, final, reason);
-            TryStartNextLocked();
-        }
-    }
-
-    /// <summary>How long a checkpoint waits for the steps before it to be committed (normally milliseconds).</summary>
-    private static readonly TimeSpan FlushPatience = TimeSpan.FromSeconds(30);
-
-    /// <summary>
-    /// Before a checkpoint: waits until the steps before it are committed (see <see cref="FlushEvent"/>). When the
-    /// database's disk is full, or it does not answer within <see cref="FlushPatience"/>, the checkpoint is written anyway:
-    /// the steps wait in the writer's memory, and the weights matter more than a hole in the history after a crash.
-    /// </summary>
-    private void FlushBeforeCheckpoint(int runId, long step)
-    {
-        var flush = new FlushEvent(runId);
-        writer.Post(flush);
-        if (!SpinWait.SpinUntil(() => flush.Committed.Task.IsCompleted || writer.DiskFullError is not null, FlushPatience))
-            log.LogWarning("Run {RunId}: the steps before checkpoint {Step} were not committed within {Patience}; writing it anyway", runId, step, FlushPatience);
-    }
-
-    private (RunStatus, string) Train(Job job)
-    {
-        // Waiting once, before the loop, is fine: it orders this run's reads after everything committed before it.
-        job.Started.Committed.Task.GetAwaiter().GetResult();
-        RunEntity run;
-        using (var db = dbFactory.CreateDbContext())
-            run = db.Runs.AsNoTracking().First(r => r.Id == job.RunId);
-        var model = JsonSerializer.Deserialize<ModelConfigDto>(run.ModelConfigJson, RunMapping.Json)!;
-        var training = JsonSerializer.Deserialize<TrainingConfigDto>(run.TrainingConfigJson, RunMapping.Json)!;
-        var dataset = datasets.LoadForTraining(run.DatasetId);
-        var data = new TrainingData(dataset.Train, dataset.Val, dataset.Tokenizer);
-        if (peakFlops <= 0)
-            peakFlops = settings.PeakFlops > 0 ? settings.PeakFlops : MatmulCeiling.Measure(Devices.Resolve(settings.Device), TimeSpan.FromSeconds(0.5));
-        var trainOptions = RunMapping.ToTrainOptions(training, settings, peakFlops);
-        string runDir = RunDirectory(job.RunId);
-        // Verify the newest checkpoint; a damaged one is set aside and the run continues from the previous intact one.
-        var corrupt = new List<CorruptCheckpoint>();
-        var intact = job.Started.ResetAfterStep > 0 ? Checkpoint.NewestIntact(Path.Combine(runDir, "checkpoints"), corrupt) : null;
-        foreach (var c in corrupt) log.LogError("Run {RunId}: checkpoint step {Step} is corrupt ({Reason}); falling back", job.RunId, c.Step, c.Reason);
-        using var trainer = intact is not null
-            ? Trainer.Resume(runDir, data, trainOptions, intact.Directory)
-            : run.InitFromCheckpoint is { } init ? Trainer.CreateFrom(init, trainOptions, data, runDir)
-            : Trainer.Create(RunMapping.ToGptConfig(model), trainOptions, data, runDir);
-        if (corrupt.Count > 0) writer.Post(new ResumedEvent(job.RunId, intact?.Step, corrupt));
-        trainer.Faults = Faults(settings.Testing, runDir);
-
-        long tokensPerStep = (long)trainOptions.BatchSize * trainer.BlockSize * trainOptions.GradAccumSteps;
-        double elapsedBefore = run.ElapsedSeconds;
-        var clock = Stopwatch.StartNew();
-        // The CLI's loop, with this server's ends: every result goes to the writer (and on to the hub), "now" requests
-        // come from REST, and a checkpoint waits for the steps before it to be committed.
-        trainer.Run(new TrainingCallbacks
-        {
-            OnStep = r => writer.Post(new StepEvent(job.RunId, new StepMetricDto(
-                r.Step, Finite.OrNull(r.Loss), Finite.OrNull(r.LearningRate), Finite.OrNull(r.GradNorm), Finite.OrNull(r.TokensPerSecond),
-                Finite.OrNull(r.Milliseconds), Finite.OrNull(r.Mfu), r.Step * tokensPerStep, elapsedBefore + clock.Elapsed.TotalSeconds,
-                !double.IsFinite(r.Loss) || !double.IsFinite(r.GradNorm)), r.Skipped)),
-            OnEval = e => writer.Post(new EvalEvent(job.RunId, new EvalDto(e.Step, Finite.OrNull(e.ValLoss), DateTime.UtcNow))),
-            OnSample = s => writer.Post(new SampleEvent(job.RunId, new SampleDto(s.Step, s.Prompt, s.Text, DateTime.UtcNow))),
-            SampleRequested = () => Interlocked.Exchange(ref job.SampleNow, 0) == 1,
-            CheckpointRequested = () => Interlocked.Exchange(ref job.CheckpointNow, 0) == 1,
-            BeforeCheckpoint = step => FlushBeforeCheckpoint(job.RunId, step),
-            OnCheckpoint = c => writer.Post(new CheckpointWritten(job.RunId, c, DateTime.UtcNow)),
-        }, job.Stopping);
-
-        return job.Request switch
-        {
-            _ when trainer.Finished => (RunStatus.Completed, $"reached {trainer.Options.MaxSteps} steps"),
-            Request.Pause => (RunStatus.Paused, Interlocked.Exchange(ref pauseReason, null) ?? $"paused at step {trainer.Step}"),
-            Request.Stop => (RunStatus.Stopped, $"stopped at step {trainer.Step}"),
-            _ => (RunStatus.Interrupted, $"server shut down at step {trainer.Step}"),
-        };
     }
 }
 
