@@ -56,7 +56,7 @@ internal static class MemoryGrowth
         long tensorsAfterTraining = LiveTensors();
         log($"memory: {steps} training steps: {trainingRss[0].Megabytes:F0} → {trainingRss[^1].Megabytes:F0} MB");
 
-        var sampler = new Sampler(trainer.Model, tokenizer);
+        using var sampler = new Sampler(trainer.Model, tokenizer);
         var sampling = new SamplingOptions { MaxNewTokens = 16, Temperature = 0.8, TopK = 20 };
         for (int i = 0; i < inferenceWarmup; i++) sampler.Complete("abc", sampling with { Seed = (ulong)(requests + i) });
         var inferenceRss = new List<RssPoint> { Measure(0) };

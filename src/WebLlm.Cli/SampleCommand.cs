@@ -41,13 +41,14 @@ public static class SampleCommand
             var tokenizer = Tokenizer.Create(manifest.Tokenizer, CliRunner.VocabFor(manifest.Tokenizer.Kind, parse.GetValue(gpt2Vocab)));
             var (model, _) = Checkpoint.LoadModel(dir);
             using (model)
+            using (var sampler = new Sampler(model, tokenizer))
             {
                 string text = parse.GetValue(prompt)!;
                 Console.Error.WriteLine($"checkpoint {dir} (step {manifest.Step})");
                 Console.Write(text);
                 var sw = Stopwatch.StartNew();
                 int n = 0;
-                foreach (var token in new Sampler(model, tokenizer).Generate(text, options))
+                foreach (var token in sampler.Generate(text, options))
                 {
                     Console.Write(token.Text);
                     Console.Out.Flush();

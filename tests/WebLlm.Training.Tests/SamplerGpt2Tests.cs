@@ -10,7 +10,8 @@ public class SamplerGpt2Tests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixture>
     {
         // An untrained model over GPT-2's vocabulary picks byte tokens that split UTF-8 characters all the time.
         using var model = new Gpt(new GptConfig { NLayer = 1, NHead = 2, NEmbd = 16, BlockSize = 32, VocabSize = 50257 }, seed: 4);
-        var tokens = new Sampler(model, gpt2.Tokenizer)
+        using var sampler = new Sampler(model, gpt2.Tokenizer);
+        var tokens = sampler
             .Generate("日本語 🙂", new SamplingOptions { MaxNewTokens = 60, Temperature = 1.5, TopK = 0, Seed = 11, TopLogProbs = 3 })
             .ToList();
         string whole = gpt2.Tokenizer.Decode(tokens.Select(t => t.Id).ToArray());
@@ -34,7 +35,7 @@ public class SamplerGpt2Tests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixture>
     public void Without_the_kv_cache_the_text_is_the_same()
     {
         using var model = new Gpt(new GptConfig { NLayer = 2, NHead = 2, NEmbd = 32, BlockSize = 24, VocabSize = 50257 }, seed: 6);
-        var sampler = new Sampler(model, gpt2.Tokenizer);
+        using var sampler = new Sampler(model, gpt2.Tokenizer);
         var o = new SamplingOptions { MaxNewTokens = 16, Temperature = 0 };
         Assert.Equal(sampler.Generate("Hello", o).Select(t => t.Id), sampler.Generate("Hello", o with { UseKvCache = false }).Select(t => t.Id));
     }

@@ -19,7 +19,7 @@ public class SamplerTests
     {
         var (model, tok) = MicroModel();
         using var _ = model;
-        var sampler = new Sampler(model, tok);
+        using var sampler = new Sampler(model, tok);
         var o = new SamplingOptions { MaxNewTokens = 40, Temperature = 1.0, TopK = 0, Seed = 99 };
         string a = sampler.Complete("First", o);
         string b = sampler.Complete("First", o);
@@ -122,7 +122,7 @@ public class SamplerTests
     {
         var (model, tok) = MicroModel();
         using var _ = model;
-        var sampler = new Sampler(model, tok);
+        using var sampler = new Sampler(model, tok);
         var o = new SamplingOptions { MaxNewTokens = 60, Temperature = 1.0, TopK = 0, Seed = 3 };
         string free = sampler.Complete("A", o);
         string stop = free.Substring(10, 2);
@@ -135,7 +135,7 @@ public class SamplerTests
     {
         var (model, tok) = MicroModel();
         using var _ = model;
-        var sampler = new Sampler(model, tok);
+        using var sampler = new Sampler(model, tok);
         string greedy = sampler.Complete("All", new SamplingOptions { MaxNewTokens = 15, Temperature = 0 });
         string topk1 = sampler.Complete("All", new SamplingOptions { MaxNewTokens = 15, Temperature = 1.5, TopK = 1, Seed = 8 });
         string topp = sampler.Complete("All", new SamplingOptions { MaxNewTokens = 15, Temperature = 1.0, TopK = 0, TopP = 1e-6, Seed = 8 });
@@ -148,7 +148,7 @@ public class SamplerTests
     {
         var (model, tok) = MicroModel();
         using var _ = model;
-        var sampler = new Sampler(model, tok);
+        using var sampler = new Sampler(model, tok);
         Assert.Throws<ArgumentException>(() => sampler.Generate("A", new SamplingOptions { Temperature = -1 }));
         Assert.Throws<ArgumentException>(() => sampler.Generate("A", new SamplingOptions { TopP = 0 }));
         Assert.Throws<ArgumentException>(() => sampler.Generate("A", new SamplingOptions { MaxNewTokens = 0 }));

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using WebLlm.Server.Datasets;
 using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Model;
+using WebLlm.Training.Sampling;
 using WebLlm.Training.Tokenization;
 
 namespace WebLlm.Server.Inference;
@@ -34,6 +35,8 @@ public sealed class InferenceCache(DatasetService datasets, IOptions<InferenceOp
         public long Step { get; } = step;
         public Gpt Model { get; } = model;
         public Tokenizer Tokenizer { get; } = tokenizer;
+        /// <summary>The model's sampler, kept with it so its decoder's helper thread is made once, not per request.</summary>
+        public Sampler Sampler { get; } = new(model, tokenizer);
         public long Bytes { get; } = model.parameters().Sum(p => p.numel() * p.ElementSize);
         /// <summary>One generation at a time per model (the sampler switches it to eval mode and back).</summary>
         public SemaphoreSlim Use { get; } = new(1, 1);
@@ -56,6 +59,7 @@ public sealed class InferenceCache(DatasetService datasets, IOptions<InferenceOp
 
         public Gpt Model => entry.Model;
         public Tokenizer Tokenizer => entry.Tokenizer;
+        public Sampler Sampler => entry.Sampler;
         public long Step => entry.Step;
 
         public void Dispose()
@@ -162,6 +166,7 @@ public sealed class InferenceCache(DatasetService datasets, IOptions<InferenceOp
 
     private static void Destroy(Entry entry)
     {
+        entry.Sampler.Dispose();
         entry.Model.Dispose();
         entry.Use.Dispose();
     }

@@ -240,7 +240,7 @@ public sealed class InferenceEngine(InferenceCache cache, InferenceSlots slots, 
         bool sawEnd = false;
         var ids = new List<int>();
         // Each MoveNext decodes one token and checks the token first: cancellation takes effect within one decode step.
-        foreach (var token in new Sampler(lease.Model, tokenizer).Generate(prompt, options, ct))
+        foreach (var token in lease.Sampler.Generate(prompt, options, ct))
         {
             if (count >= maxTokens)
             {

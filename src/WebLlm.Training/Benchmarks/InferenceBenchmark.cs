@@ -78,7 +78,7 @@ public static class InferenceBenchmark
             var config = GptConfig.FromPreset(name);
             using var model = new Gpt(config, seed: 1);
             model.eval();
-            var sampler = new Sampler(model, tokenizer);
+            using var sampler = new Sampler(model, tokenizer);
             double weightBytes = config.ParameterCount * 4.0;
 
             int n = Math.Min(tokens, config.BlockSize - 16);

@@ -10,18 +10,27 @@ namespace WebLlm.Training.Sampling;
 
 /// <summary>
 /// Autoregressive generation with a KV cache: the prompt is run once, then each new token costs one
-/// position, decoded by a <see cref="Decoder"/> where it applies (batch 1 on the CPU). The random draw uses a seeded generator of our own (SplitMix64), so the same seed and
-/// options give the same text on every machine and after every restart.
+/// position, decoded by a <see cref="Decoder"/> where it applies (batch 1 on the CPU). The random draw uses a seeded
+/// generator of our own (SplitMix64), so the same seed and options give the same text on every machine and after every
+/// restart. One generation at a time: the owner of a model keeps one sampler for it, whose decoder (and that decoder's
+/// helper thread) lives until the sampler is disposed.
 /// </summary>
-public sealed class Sampler
+public sealed class Sampler : IDisposable
 {
     private readonly Gpt model;
     private readonly Tokenizer tokenizer;
+    private readonly Lazy<Decoder?> decoder;
 
     public Sampler(Gpt model, Tokenizer tokenizer)
     {
         this.model = model;
         this.tokenizer = tokenizer;
+        decoder = new(() => Decoder.For(model));
+    }
+
+    public void Dispose()
+    {
+        if (decoder.IsValueCreated) decoder.Value?.Dispose();
     }
 
     /// <summary>Generates text after <paramref name="prompt"/>; tokens are yielded as they are produced.</summary>
@@ -58,7 +67,7 @@ public sealed class Sampler
         bool wasTraining = model.training;
         model.eval();
         using var cache = options.UseKvCache ? new KvCache(model.Config, 1, device) : null;
-        using var decoder = cache is not null ? Decoder.For(model) : null;
+        var decoder = cache is not null ? this.decoder.Value : null;
         try
         {
             int[] pending = context.ToArray(); // tokens not yet in the cache

@@ -34,6 +34,7 @@ public sealed class Trainer : IDisposable
     private readonly LearningRateSchedule schedule;
     private readonly Device device;
     private readonly string runDirectory;
+    private Sampler? sampler; // one for the run: its decoder's helper thread is made once
     private int badStepsInARow;
 
     public TrainOptions Options { get; }
@@ -226,7 +227,7 @@ public sealed class Trainer : IDisposable
     /// <summary>A completion of every sample prompt with the same seed at every step, so steps can be compared.</summary>
     public IReadOnlyList<SampleResult> Sample()
     {
-        var sampler = new Sampler(model, data.Tokenizer ?? throw new InvalidOperationException("Synthetic data has no tokenizer to sample with."));
+        sampler ??= new Sampler(model, data.Tokenizer ?? throw new InvalidOperationException("Synthetic data has no tokenizer to sample with."));
         var options = new SamplingOptions
         {
             MaxNewTokens = Options.SampleTokens,
@@ -301,6 +302,7 @@ public sealed class Trainer : IDisposable
 
     public void Dispose()
     {
+        sampler?.Dispose();
         optimizer.Dispose();
         model.Dispose();
     }
