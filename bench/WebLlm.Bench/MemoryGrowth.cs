@@ -3,7 +3,7 @@ using WebLlm.Training;
 using WebLlm.Training.Model;
 using WebLlm.Training.Sampling;
 using WebLlm.Training.Tokenization;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 
 namespace WebLlm.Bench;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Data;
 using WebLlm.Training.Model;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 
 namespace WebLlm.Cli;
 

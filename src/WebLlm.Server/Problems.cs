@@ -53,7 +53,7 @@ public static class Problems
             // wrong with it; for JSON, where: System.Text.Json's message names the property path, line and position.
             if (ctx.Exception is BadHttpRequestException bad)
                 ctx.ProblemDetails.Detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
-            if (ctx.Exception is { } ex && Training.DiskFull.Is(ex))
+            if (ctx.Exception is { } ex && WebLlm.Server.DiskFull.Is(ex))
             {
                 // Not an internal error: the client can retry once space is freed. The server's paths stay out of it.
                 ctx.ProblemDetails.Title = "Disk full";
@@ -76,7 +76,7 @@ public static class Problems
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode
-                : Training.DiskFull.Is(ex) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
+                : WebLlm.Server.DiskFull.Is(ex) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
             // A client's bad request is not the server's error: no error log, no exception diagnostics for it.
             SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
         });

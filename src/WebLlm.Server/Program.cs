@@ -3,10 +3,10 @@ using WebLlm.Server.Datasets;
 using WebLlm.Server.External;
 using WebLlm.Server.Imports;
 using WebLlm.Server.Inference;
+using WebLlm.Server.Live;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
 using WebLlm.Server.Security;
-using WebLlm.Server.Training;
 
 WebLlm.Training.NativeAllocator.RestartWithOneArena(typeof(Program).Assembly); // training runs on a thread of its own (see there)
 WebLlm.Training.OpenMp.PreferShortSpins(); // before libtorch loads (see there)
@@ -23,9 +23,12 @@ builder.AddProblems();
 builder.AddWebLlmOptions();
 builder.AddSecurity();
 builder.AddPersistence();
-builder.AddTraining();
-builder.AddApiDocs();
+builder.AddLive();
+builder.AddDatasets();
+builder.AddRuns();
+builder.AddExternalRuns();
 builder.AddInference();
+builder.AddApiDocs();
 
 var app = builder.Build();
 

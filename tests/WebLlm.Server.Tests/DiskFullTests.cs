@@ -45,11 +45,11 @@ public class DiskFullTests
     [Fact]
     public void What_a_full_disk_looks_like_to_sqlite_and_to_dotnet_is_recognized()
     {
-        Assert.True(WebLlm.Server.Training.DiskFull.Is(new SqliteException("database or disk is full", 13, 13)));
-        Assert.True(WebLlm.Server.Training.DiskFull.Is(new SqliteException("disk I/O error", 10, 10 | (19 << 8)))); // the -shm file could not grow
-        Assert.True(WebLlm.Server.Training.DiskFull.Is(new InvalidOperationException("wrapped", WebLlm.Server.Training.DiskFull.Exception("/x"))));
-        Assert.False(WebLlm.Server.Training.DiskFull.Is(new SqliteException("disk I/O error", 10, 10 | (1 << 8)))); // SQLITE_IOERR_READ: a failed read is not a full disk
-        Assert.False(WebLlm.Server.Training.DiskFull.Is(new SqliteException("database is locked", 5, 5)));
+        Assert.True(WebLlm.Server.DiskFull.Is(new SqliteException("database or disk is full", 13, 13)));
+        Assert.True(WebLlm.Server.DiskFull.Is(new SqliteException("disk I/O error", 10, 10 | (19 << 8)))); // the -shm file could not grow
+        Assert.True(WebLlm.Server.DiskFull.Is(new InvalidOperationException("wrapped", WebLlm.Server.DiskFull.Exception("/x"))));
+        Assert.False(WebLlm.Server.DiskFull.Is(new SqliteException("disk I/O error", 10, 10 | (1 << 8)))); // SQLITE_IOERR_READ: a failed read is not a full disk
+        Assert.False(WebLlm.Server.DiskFull.Is(new SqliteException("database is locked", 5, 5)));
     }
 
     [Fact]

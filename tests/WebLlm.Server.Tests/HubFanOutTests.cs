@@ -18,7 +18,7 @@ namespace WebLlm.Server.Tests;
 /// Many WebSocket hub clients on one run over real Kestrel, next to a client that subscribes and then never reads its
 /// socket (a 2 KiB receive buffer, pings so the server does not time it out): training goes on and every reading client
 /// sees every step in order up to the last; once the stuck client's buffers are full the server disconnects it
-/// (<see cref="Training.HubSubscribers"/>), so what it holds for such a client is bounded.
+/// (<see cref="Live.HubSubscribers"/>), so what it holds for such a client is bounded.
 /// </summary>
 public class HubFanOutTests(ITestOutputHelper output)
 {
@@ -92,7 +92,7 @@ public class HubFanOutTests(ITestOutputHelper output)
         using var http = new HttpClient { BaseAddress = address };
         var api = new Api(http);
         await api.WaitForBuiltinAsync();
-        var subscribers = factory.Services.GetRequiredService<Training.HubSubscribers>();
+        var subscribers = factory.Services.GetRequiredService<Live.HubSubscribers>();
 
         var seen = new ConcurrentQueue<long>();
         await using var reader = StepRecorder(address, seen);

@@ -1,4 +1,5 @@
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
+using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.Tests;
 

@@ -12,7 +12,7 @@ public class AdamWTests
         using var init = randn(16, 8);
         var ours = new Parameter(init.clone());
         var theirs = new Parameter(init.clone());
-        using var opt = new Training.AdamW([("w", ours)], beta1: 0.9, beta2: 0.95, weightDecay: 0.1);
+        using var opt = new Loop.AdamW([("w", ours)], beta1: 0.9, beta2: 0.95, weightDecay: 0.1);
         var reference = optim.AdamW([theirs], lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1);
         for (int step = 0; step < 20; step++)
         {
@@ -38,7 +38,7 @@ public class AdamWTests
         using var initB = randn(37); // not a multiple of the vector width: the loop's scalar tail runs too
         Parameter[] ours = [new(initW.clone()), new(initB.clone())];
         Parameter[] theirs = [new(initW.clone()), new(initB.clone())];
-        using var opt = new Training.AdamW([("w", ours[0]), ("b", ours[1])], beta1: 0.9, beta2: 0.95, weightDecay: 0.1);
+        using var opt = new Loop.AdamW([("w", ours[0]), ("b", ours[1])], beta1: 0.9, beta2: 0.95, weightDecay: 0.1);
         // Two reference optimizers: decay on the matrix only, as ours groups them; one clip over both.
         var referenceW = optim.AdamW([theirs[0]], lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1);
         var referenceB = optim.AdamW([theirs[1]], lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0);
@@ -53,7 +53,7 @@ public class AdamWTests
                 loss.backward();
             }
             double norm = opt.GradientNorm();
-            double scale = Training.AdamW.ClipScale(norm, 5.0);
+            double scale = Loop.AdamW.ClipScale(norm, 5.0);
             if (scale < 1) clipped++;
             opt.Step(1e-2, scale);
             double theirNorm = nn.utils.clip_grad_norm_(theirs, 5.0);
@@ -79,8 +79,8 @@ public class AdamWTests
         using var init = randn(rows, columns);
         var fused = new Parameter(init.clone());
         var kernels = new Parameter(init.to(ScalarType.Float64));
-        using var a = new Training.AdamW([("w", fused)], weightDecay: 0.1);
-        using var b = new Training.AdamW([("w", kernels)], weightDecay: 0.1);
+        using var a = new Loop.AdamW([("w", fused)], weightDecay: 0.1);
+        using var b = new Loop.AdamW([("w", kernels)], weightDecay: 0.1);
         for (int step = 0; step < 15; step++)
         {
             using var target = randn(rows, columns);
@@ -102,7 +102,7 @@ public class AdamWTests
     public void Vectors_get_no_weight_decay()
     {
         var bias = new Parameter(ones(4));
-        using var opt = new Training.AdamW([("b", bias)], weightDecay: 0.5);
+        using var opt = new Loop.AdamW([("b", bias)], weightDecay: 0.5);
         using (var loss = (bias * 0).sum()) loss.backward(); // zero gradient: only decay could move it
         opt.Step(0.1);
         Assert.True(bias.equal(ones(4)).all().item<bool>());

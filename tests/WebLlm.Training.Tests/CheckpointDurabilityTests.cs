@@ -1,5 +1,5 @@
 using WebLlm.Training.Checkpoints;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 
 namespace WebLlm.Training.Tests;
 

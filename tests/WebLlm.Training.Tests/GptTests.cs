@@ -105,7 +105,7 @@ public class GptTests
         using var model = new Gpt(TestData.Micro(vocab: 30, block: 16));
         using var x = randint(0, 30, [4, 16]);
         using var y = randint(0, 30, [4, 16]);
-        using var opt = new Training.AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), weightDecay: 0);
+        using var opt = new Loop.AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), weightDecay: 0);
         double first = 0, last = 0;
         for (int i = 0; i < 150; i++)
         {

@@ -1,6 +1,6 @@
 using WebLlm.Training.Model;
 using WebLlm.Training.Tokenization;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 using static TorchSharp.torch;
 
 namespace WebLlm.Training.Tests;

@@ -5,7 +5,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
+using WebLlm.Server.Runs;
 using WebLlm.Training.Data;
 using WebLlm.Training.Tokenization;
 
@@ -13,6 +14,14 @@ namespace WebLlm.Server.Datasets;
 
 public static class DatasetEndpoints
 {
+    /// <summary>Uploads, preparation and the built-in corpus (a hosted service: it prepares the built-in dataset at start).</summary>
+    public static WebApplicationBuilder AddDatasets(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DatasetService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DatasetService>());
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapDatasets(this IEndpointRouteBuilder app)
     {
         var datasets = app.MapGroup(ApiRoutes.Datasets).WithTags("Datasets");

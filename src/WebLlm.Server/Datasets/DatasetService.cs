@@ -4,7 +4,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
+using WebLlm.Server.Runs;
 using WebLlm.Training.Data;
 using WebLlm.Training.Tokenization;
 

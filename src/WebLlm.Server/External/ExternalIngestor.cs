@@ -1,7 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
+using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.External;
 

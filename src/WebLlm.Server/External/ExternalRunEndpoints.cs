@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
 
 namespace WebLlm.Server.External;
 
@@ -15,6 +15,12 @@ namespace WebLlm.Server.External;
 /// </summary>
 public static class ExternalRunEndpoints
 {
+    public static WebApplicationBuilder AddExternalRuns(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ExternalIngestor>();
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapExternalRuns(this IEndpointRouteBuilder app)
     {
         app.MapPost(ApiRoutes.ExternalRuns, Create).WithTags("External runs");

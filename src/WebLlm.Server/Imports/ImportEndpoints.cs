@@ -5,7 +5,7 @@ using WebLlm.Contracts;
 using WebLlm.Server.Datasets;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
 using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Data;
 using WebLlm.Training.Interop;

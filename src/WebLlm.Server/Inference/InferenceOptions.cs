@@ -35,6 +35,7 @@ public static class InferenceExtensions
             .Validate(o => o.RetryAfterSeconds >= 1, "WebLlm:Inference:RetryAfterSeconds must be at least 1.")
             .ValidateOnStart();
         builder.Services.AddSingleton<InferenceSlots>();
+        builder.Services.AddSingleton<InferenceCache>();
         builder.Services.AddSingleton<InferenceEngine>();
         builder.Services.AddSingleton<ModelResolver>();
         return builder;

@@ -8,12 +8,21 @@ using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Data;
 using WebLlm.Training.Model;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Training;
+using WebLlm.Server.Live;
+using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.Runs;
 
 public static class RunEndpoints
 {
+    /// <summary>The scheduler that owns the device and every run's status (after the live pipeline it posts to).</summary>
+    public static WebApplicationBuilder AddRuns(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<TrainingService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainingService>());
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapRuns(this IEndpointRouteBuilder app)
     {
         var runs = app.MapGroup(ApiRoutes.Runs).WithTags("Runs");

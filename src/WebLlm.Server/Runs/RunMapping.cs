@@ -2,7 +2,7 @@ using System.Text.Json;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Training.Model;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 
 namespace WebLlm.Server.Runs;
 

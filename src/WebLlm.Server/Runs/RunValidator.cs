@@ -1,7 +1,7 @@
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Training.Model;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 
 namespace WebLlm.Server.Runs;
 

@@ -1,5 +1,5 @@
 using WebLlm.Training.Model;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 using static TorchSharp.torch;
 
 namespace WebLlm.Training.Benchmarks;

@@ -23,7 +23,7 @@ public sealed record CheckpointManifest
     public string? Source { get; init; }
 
     /// <summary>The training options the run used, when the checkpoint records them.</summary>
-    public Training.TrainOptions? ReadTrainOptions() => Training?.Deserialize<Training.TrainOptions>(Checkpoint.Json);
+    public Loop.TrainOptions? ReadTrainOptions() => Training?.Deserialize<Loop.TrainOptions>(Checkpoint.Json);
 }
 
 /// <summary>A complete checkpoint on disk.</summary>

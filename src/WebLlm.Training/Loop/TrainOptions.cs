@@ -1,4 +1,4 @@
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>Hyper-parameters and cadences of a training run. Defaults follow nanoGPT's shakespeare_char recipe.</summary>
 public sealed record TrainOptions

@@ -8,7 +8,7 @@ using WebLlm.Training.Sampling;
 using WebLlm.Training.Tokenization;
 using static TorchSharp.torch;
 
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>
 /// Tokens to train and evaluate on, and the tokenizer that made them. The tokenizer is null only for

@@ -5,7 +5,7 @@ using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Training.Checkpoints;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server.Live;
 
 /// <summary>
 /// The one database writer for training output. The training thread posts without ever waiting (the

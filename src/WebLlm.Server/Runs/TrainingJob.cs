@@ -6,9 +6,11 @@ using WebLlm.Server.Datasets;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
 using WebLlm.Training.Checkpoints;
-using WebLlm.Training.Training;
+using WebLlm.Training.Loop;
 
-namespace WebLlm.Server.Training;
+using WebLlm.Server.Live;
+
+namespace WebLlm.Server.Runs;
 
 /// <summary>What the scheduler asked of a training job; anything but None ends its loop after the current step.</summary>
 public enum JobRequest { None, Pause, Stop, Shutdown }

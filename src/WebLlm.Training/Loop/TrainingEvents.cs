@@ -1,4 +1,4 @@
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>One optimizer update. Loss is the mean over its micro-batches; non-finite updates are skipped (Skipped = true).</summary>
 public sealed record StepResult(

@@ -1,17 +1,16 @@
 using Microsoft.AspNetCore.Http.Connections;
 using WebLlm.Contracts;
-using WebLlm.Server.Datasets;
-using WebLlm.Server.Inference;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server.Live;
 
-public static class TrainingExtensions
+public static class LiveExtensions
 {
     /// <summary>
-    /// The training pipeline. Hosted services stop in reverse order: the training service first (it writes a
-    /// last checkpoint), then the samplers, and the metric writer last, so it drains everything posted.
+    /// The live pipeline: the one SQLite writer, the hub and its per-connection queues, the pushes, the system sampler.
+    /// Register it before the services that post to it: hosted services stop in reverse order, so the writer stops
+    /// last and drains everything posted (the training service's last checkpoint among it).
     /// </summary>
-    public static WebApplicationBuilder AddTraining(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddLive(this WebApplicationBuilder builder)
     {
         // camelCase JSON by default; the enums carry their own string converters. Clients only send small invocations.
         builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = HubReceiveLimit);
@@ -20,13 +19,7 @@ public static class TrainingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricWriter>());
         builder.Services.AddSingleton<Broadcaster>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Broadcaster>());
-        builder.Services.AddSingleton<DatasetService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<DatasetService>());
-        builder.Services.AddSingleton<TrainingService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainingService>());
         builder.Services.AddHostedService<SystemSampler>();
-        builder.Services.AddSingleton<InferenceCache>();
-        builder.Services.AddSingleton<External.ExternalIngestor>();
         return builder;
     }
 

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
 
-namespace WebLlm.Server.Training;
+using WebLlm.Server.Runs;
+
+namespace WebLlm.Server.Live;
 
 /// <summary>
 /// While a run trains, samples this process's CPU use (share of all cores since the last sample), resident

@@ -3,7 +3,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using WebLlm.Contracts;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server.Live;
 
 /// <summary>
 /// Who listens to what on the hub, and every push to them. Each connection gets its pushes through a queue of its

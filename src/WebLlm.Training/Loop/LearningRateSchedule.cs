@@ -1,4 +1,4 @@
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>Linear warmup to the peak, then cosine decay to min_lr at the last step (nanoGPT's get_lr).</summary>
 public sealed record LearningRateSchedule(double MaxLr, double MinLr, int WarmupSteps, int DecaySteps)

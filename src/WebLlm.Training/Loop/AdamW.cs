@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>
 /// AdamW as PyTorch computes it, with nanoGPT's grouping: weight decay only on tensors with two or more

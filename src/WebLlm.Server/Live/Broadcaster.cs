@@ -5,7 +5,7 @@ using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Runs;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server.Live;
 
 /// <summary>
 /// Pushes committed training events to the hub. Step metrics are coalesced per run: one push carries

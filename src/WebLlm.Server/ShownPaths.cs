@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server;
 
 /// <summary>
 /// A run's status reason is shown to every client, and exception messages name files. Paths under the data

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>
 /// Random windows of a token stream, as nanoGPT's get_batch. Each offset is a pure function of

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
 
-namespace WebLlm.Training.Training;
+namespace WebLlm.Training.Loop;
 
 /// <summary>
 /// AdamW's update of CPU tensors in one pass over memory: each element of the parameter, its gradient and both

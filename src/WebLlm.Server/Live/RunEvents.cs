@@ -1,7 +1,7 @@
 using WebLlm.Contracts;
 using WebLlm.Training.Checkpoints;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server.Live;
 
 /// <summary>
 /// What the training thread (and the command handlers) produce. Events go through <see cref="MetricWriter"/>

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.SignalR;
 using WebLlm.Contracts;
 
-namespace WebLlm.Server.Training;
+namespace WebLlm.Server.Live;
 
 /// <summary>
 /// Subscriptions only: control goes through REST. A client joins a run's group before fetching its history
