@@ -23,7 +23,7 @@ public static class ImportCommand
         command.SetAction(parse => CliRunner.Guard(() =>
         {
             string outDir = parse.GetValue(output)!, source = parse.GetValue(input)!;
-            if (Checkpoint.List(Path.Combine(outDir, "checkpoints")).Count > 0)
+            if (new RunFolder(outDir).ListCheckpoints().Count > 0)
                 throw new ArgumentException($"{outDir} already has checkpoints; choose another --out.");
             TokenizerSpec? tokenizer = parse.GetValue(data) is string d ? DatasetMeta.Load(d).Tokenizer : null;
             var info = parse.GetValue(from) == "hf"

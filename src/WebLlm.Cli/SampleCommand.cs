@@ -67,7 +67,7 @@ public static class SampleCommand
     {
         if (File.Exists(Path.Combine(path, Checkpoint.ManifestFile))) return path;
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"'{path}' does not exist.");
-        return Checkpoint.List(Path.Combine(path, "checkpoints")).LastOrDefault()?.Directory
+        return new RunFolder(path).NewestCheckpoint()?.Directory
             ?? throw new FileNotFoundException($"'{path}' is neither a checkpoint nor a run folder with a complete checkpoint.");
     }
 }

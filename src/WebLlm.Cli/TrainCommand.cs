@@ -60,11 +60,11 @@ public static class TrainCommand
             var trainingData = TrainingData.From(dataset);
 
             Trainer trainer;
+            var folder = new RunFolder(outDir);
             if (parse.GetValue(resume))
             {
-                string checkpoints = Path.Combine(outDir, "checkpoints");
-                var newest = Checkpoint.List(checkpoints).LastOrDefault()
-                    ?? throw new FileNotFoundException($"--resume: no complete checkpoint in {checkpoints}.");
+                var newest = folder.NewestCheckpoint()
+                    ?? throw new FileNotFoundException($"--resume: no complete checkpoint in {folder.Checkpoints}.");
                 var stored = Checkpoint.ReadManifest(newest.Directory).ReadTrainOptions()
                     ?? throw new InvalidDataException($"{newest.Directory} does not record its training options.");
                 if (parse.GetValue(steps) is int more) stored = stored with { MaxSteps = more };
@@ -73,7 +73,7 @@ public static class TrainCommand
             }
             else
             {
-                if (Checkpoint.List(Path.Combine(outDir, "checkpoints")).Count > 0)
+                if (folder.ListCheckpoints().Count > 0)
                     throw new ArgumentException($"{outDir} already has checkpoints: pass --resume to continue it, or choose another --out.");
                 string? init = parse.GetValue(initFrom) is string i ? SampleCommand.ResolveCheckpoint(i) : null;
                 var config = init is null

@@ -21,7 +21,7 @@ public sealed record ResolvedModel(int RunId, string RunName, CheckpointInfo Che
 /// </summary>
 public sealed class ModelResolver(TrainingService training)
 {
-    public string CheckpointsDirectory(int runId) => Path.Combine(training.RunDirectory(runId), "checkpoints");
+    public string CheckpointsDirectory(int runId) => new RunFolder(training.RunDirectory(runId)).Checkpoints;
 
     public async Task<ResolvedModel> ResolveAsync(WebLlmDb db, string? model, string field, CancellationToken ct)
     {

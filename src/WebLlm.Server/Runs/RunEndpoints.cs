@@ -70,7 +70,7 @@ public static class RunEndpoints
         if (request.InitFromRunId is int sourceId)
         {
             var source = await FindAsync(db, sourceId);
-            var checkpoints = source is null ? [] : Checkpoint.List(Path.Combine(training.RunDirectory(sourceId), "checkpoints"));
+            var checkpoints = source is null ? [] : new RunFolder(training.RunDirectory(sourceId)).ListCheckpoints();
             var checkpoint = request.InitFromStep is long step ? checkpoints.FirstOrDefault(c => c.Step == step) : checkpoints.LastOrDefault();
             if (checkpoint is null)
                 return Problems.Validation("initFromRunId", source is null ? $"no run with id {sourceId}" : $"run {sourceId} has no complete checkpoint{(request.InitFromStep is long s ? $" at step {s}" : "")}");

@@ -101,7 +101,7 @@ public sealed class TrainingJob(
         var trainOptions = RunMapping.ToTrainOptions(training, settings, peakFlops());
         // Verify the newest checkpoint; a damaged one is set aside and the run continues from the previous intact one.
         var corrupt = new List<CorruptCheckpoint>();
-        var intact = started.ResetAfterStep > 0 ? Checkpoint.NewestIntact(Path.Combine(runDirectory, "checkpoints"), corrupt) : null;
+        var intact = started.ResetAfterStep > 0 ? new RunFolder(runDirectory).NewestIntact(corrupt) : null;
         foreach (var c in corrupt) log.LogError("Run {RunId}: checkpoint step {Step} is corrupt ({Reason}); falling back", RunId, c.Step, c.Reason);
         using var trainer = intact is not null
             ? Trainer.Resume(runDirectory, data, trainOptions, intact.Directory)
@@ -158,7 +158,7 @@ public sealed class TrainingJob(
         Checkpoint = new CheckpointFaults
         {
             DelayPerFile = TimeSpan.FromMilliseconds(t.CheckpointFileDelayMs),
-            FailWrite = t.CheckpointDiskFullFromStep > 0 ? s => s >= t.CheckpointDiskFullFromStep ? DiskFull.Exception(Path.Combine(runDirectory, "checkpoints", Checkpoint.FolderName(s) + ".tmp", Checkpoint.ModelFile)) : null : null,
+            FailWrite = t.CheckpointDiskFullFromStep > 0 ? s => s >= t.CheckpointDiskFullFromStep ? DiskFull.Exception(Path.Combine(new RunFolder(runDirectory).TemporaryCheckpoint(s), Checkpoint.ModelFile)) : null : null,
         },
     };
 

@@ -101,16 +101,16 @@ public sealed class TrainingService(
         // Leftovers of checkpoint writes a crash cut short, in every run's folder.
         if (Directory.Exists(settings.DataPath("runs")))
             foreach (var runDir in Directory.EnumerateDirectories(settings.DataPath("runs")))
-                if (Checkpoint.CleanTemporary(Path.Combine(runDir, "checkpoints")) is > 0 and var n)
+                if (new RunFolder(runDir).CleanTemporary() is > 0 and var n)
                     log.LogWarning("Removed {Count} incomplete checkpoint folder(s) in {Run}", n, runDir);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
         // External runs keep their status: the engine goes on training while this server restarts.
         foreach (var run in await db.Runs.Where(r => r.Status == RunStatus.Running && r.Engine == null).ToListAsync(ct))
         {
-            string checkpoints = Path.Combine(RunDirectory(run.Id), "checkpoints");
-            Checkpoint.CleanTemporary(checkpoints);
-            long step = Checkpoint.List(checkpoints).LastOrDefault()?.Step ?? 0;
+            var folder = new RunFolder(RunDirectory(run.Id));
+            folder.CleanTemporary();
+            long step = folder.NewestCheckpoint()?.Step ?? 0;
             await RunRows.DeleteAfterAsync(db, run.Id, step);
             db.RunTransitions.Add(new RunTransitionEntity { RunId = run.Id, From = RunStatus.Running, To = RunStatus.Interrupted, Reason = "server restarted", Utc = now });
             run.Status = RunStatus.Interrupted;
@@ -353,9 +353,9 @@ public sealed class TrainingService(
         if (current is not null || shuttingDown || queue.First is null) return null;
         int runId = queue.First.Value;
         queue.RemoveFirst();
-        string checkpoints = Path.Combine(RunDirectory(runId), "checkpoints");
-        Checkpoint.CleanTemporary(checkpoints);
-        long resumeStep = Checkpoint.List(checkpoints).LastOrDefault()?.Step ?? 0;
+        var folder = new RunFolder(RunDirectory(runId));
+        folder.CleanTemporary();
+        long resumeStep = folder.NewestCheckpoint()?.Step ?? 0;
         string device = DeviceName();
         statuses[runId] = RunStatus.Running;
         var started = new TransitionEvent(runId, RunStatus.Queued, RunStatus.Running,

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
+using WebLlm.Training.Interop;
 using WebLlm.Training.Model;
 using WebLlm.Training.Tokenization;
 using static TorchSharp.torch;
@@ -78,12 +79,10 @@ public static class Checkpoint
     public const string OptimizerFile = "optimizer.safetensors";
     public const string ManifestFile = "webllm.json";
     public const string ChecksumFile = "sha256sums.txt";
-    private const string TempSuffix = ".tmp";
+    internal const string TempSuffix = ".tmp";
     private const string CorruptSuffix = ".corrupt";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
-    private static readonly string[] Conv1D = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
 
     public static string FolderName(long step) => "step_" + step.ToString("D8", CultureInfo.InvariantCulture);
 
@@ -111,8 +110,8 @@ public static class Checkpoint
                 }
             }
 
-            Write(ModelFile, s => SafeTensors.Write(s, ToHuggingFace(model), new Dictionary<string, string> { ["format"] = "pt" }));
-            Write(HfConfigFile, s => JsonSerializer.Serialize(s, HuggingFaceConfig(model.Config), Json));
+            Write(ModelFile, s => SafeTensors.Write(s, HuggingFaceLayout.Parameters(model), new Dictionary<string, string> { ["format"] = "pt" }));
+            Write(HfConfigFile, s => JsonSerializer.Serialize(s, HuggingFaceLayout.Config(model.Config), Json));
             if (optimizerState is not null)
                 Write(OptimizerFile, s => SafeTensors.Write(s,
                     optimizerState.SelectMany(o => new[] { (o.Name + ".exp_avg", o.M), (o.Name + ".exp_avg_sq", o.V) }),
@@ -256,7 +255,7 @@ public static class Checkpoint
         var model = new Gpt(manifest.Model);
         try
         {
-            LoadWeights(model, Path.Combine(checkpointDir, ModelFile));
+            HuggingFaceLayout.LoadWeights(model, Path.Combine(checkpointDir, ModelFile));
             if (device is not null) model.to(device);
             return (model, manifest);
         }
@@ -274,73 +273,6 @@ public static class Checkpoint
         long step = meta.TryGetValue("step", out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : 0;
         return (tensors, step);
     }
-
-    /// <summary>Copies weights stored with Hugging Face GPT-2 names (with or without the <c>transformer.</c> prefix) into the model.</summary>
-    public static void LoadWeights(Gpt model, string safetensorsPath)
-    {
-        var wanted = model.named_parameters().Select(p => p.name).ToHashSet();
-        // Only the parameters are read: Hugging Face files also hold attention-mask buffers (h.N.attn.bias).
-        var (tensors, _) = SafeTensors.Read(safetensorsPath, n => wanted.Contains(n.StartsWith("transformer.", StringComparison.Ordinal) ? n[12..] : n));
-        try
-        {
-            using var noGrad = no_grad();
-            foreach (var (name, p) in model.named_parameters())
-            {
-                if (!tensors.TryGetValue("transformer." + name, out var t) && !tensors.TryGetValue(name, out t))
-                    throw new InvalidDataException($"{safetensorsPath}: missing tensor '{name}'.");
-                var source = IsConv1D(name) ? t.t() : t;
-                if (!source.shape.SequenceEqual(p.shape))
-                    throw new InvalidDataException($"{safetensorsPath}: tensor '{name}' has shape [{string.Join(", ", t.shape)}], the model needs [{string.Join(", ", (IsConv1D(name) ? p.t() : p).shape)}].");
-                p.copy_(source);
-            }
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
-    }
-
-    /// <summary>Parameters under GPT2LMHeadModel's names; biases the model lacks (bias=false) are written as zeros so transformers can load them.</summary>
-    private static IEnumerable<(string, Tensor)> ToHuggingFace(Gpt model)
-    {
-        var names = new HashSet<string>();
-        foreach (var (name, p) in model.named_parameters())
-        {
-            names.Add(name);
-            yield return ("transformer." + name, IsConv1D(name) ? p.detach().t() : p.detach());
-        }
-        if (model.Config.Bias) yield break;
-        foreach (var (name, p) in model.named_parameters())
-        {
-            string bias = name[..^".weight".Length] + ".bias";
-            if (name.EndsWith(".weight", StringComparison.Ordinal) && name != "wte.weight" && name != "wpe.weight" && !names.Contains(bias))
-                yield return ("transformer." + bias, zeros(IsConv1D(name) ? p.shape[0] : p.shape[^1]));
-        }
-    }
-
-    private static bool IsConv1D(string name) => Conv1D.Any(s => name.EndsWith(s, StringComparison.Ordinal));
-
-    private static JsonObject HuggingFaceConfig(GptConfig c) => new()
-    {
-        ["architectures"] = new JsonArray("GPT2LMHeadModel"),
-        ["model_type"] = "gpt2",
-        ["vocab_size"] = c.VocabSize,
-        ["n_positions"] = c.BlockSize,
-        ["n_ctx"] = c.BlockSize,
-        ["n_embd"] = c.NEmbd,
-        ["n_layer"] = c.NLayer,
-        ["n_head"] = c.NHead,
-        ["n_inner"] = null,
-        ["activation_function"] = "gelu_new",
-        ["layer_norm_epsilon"] = 1e-5,
-        ["resid_pdrop"] = c.Dropout,
-        ["embd_pdrop"] = c.Dropout,
-        ["attn_pdrop"] = c.Dropout,
-        ["initializer_range"] = 0.02,
-        ["tie_word_embeddings"] = true,
-        ["bos_token_id"] = 50256,
-        ["eos_token_id"] = 50256,
-    };
 
     /// <summary>Writes, flushes to disk and returns the SHA-256 of what was written (hashed on the way, not re-read).</summary>
     private static string WriteFile(string path, Action<Stream> write)

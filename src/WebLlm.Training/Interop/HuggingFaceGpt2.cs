@@ -67,9 +67,9 @@ public static class HuggingFaceGpt2
             ? TokenizerSpec.Gpt2
             : throw new ArgumentException($"The model's vocabulary is {config.VocabSize}, not GPT-2's {Gpt2Tokenizer.Gpt2VocabSize}: say which tokenizer it uses (a dataset folder).");
         using var model = new Gpt(config);
-        Checkpoint.LoadWeights(model, Path.Combine(huggingFaceDir, Checkpoint.ModelFile));
+        HuggingFaceLayout.LoadWeights(model, Path.Combine(huggingFaceDir, Checkpoint.ModelFile));
         var manifest = new CheckpointManifest { Step = 0, Model = config, Tokenizer = tokenizer, Source = "huggingface:" + Path.GetFullPath(huggingFaceDir) };
-        return Checkpoint.Save(Path.Combine(runDir, "checkpoints"), model, manifest);
+        return Checkpoint.Save(new RunFolder(runDir).Checkpoints, model, manifest);
     }
 
     /// <summary>Writes <c>model.safetensors</c> and <c>config.json</c> of a checkpoint into <paramref name="outputDir"/>.</summary>

@@ -115,7 +115,7 @@ public static class LlmCModel
             : throw new ArgumentException($"The model's vocabulary is {h.V}, not GPT-2's {Gpt2Tokenizer.Gpt2VocabSize}: say which tokenizer it uses (a dataset folder).");
         using var model = Load(path);
         var manifest = new CheckpointManifest { Step = 0, Model = model.Config, Tokenizer = tokenizer, Source = "llmc:" + Path.GetFullPath(path) };
-        return Checkpoint.Save(Path.Combine(runDir, "checkpoints"), model, manifest);
+        return Checkpoint.Save(new RunFolder(runDir).Checkpoints, model, manifest);
     }
 
     /// <summary>Writes a model as an llm.c fp32 model file, padding the vocabulary to a multiple of 128 with zero rows.</summary>

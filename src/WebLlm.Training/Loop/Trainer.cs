@@ -53,7 +53,7 @@ public sealed class Trainer : IDisposable
     public IReadOnlyList<CorruptCheckpoint> CorruptCheckpoints { get; private set; } = [];
     /// <summary>Test-only fault injection; null (the default) injects nothing.</summary>
     public TrainingFaults? Faults { get; set; }
-    public string CheckpointsDirectory => Path.Combine(runDirectory, "checkpoints");
+    public string CheckpointsDirectory => new RunFolder(runDirectory).Checkpoints;
 
     private Trainer(Gpt model, TrainOptions options, TrainingData data, string runDirectory, Device device)
     {
@@ -112,11 +112,11 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public static Trainer Resume(string runDirectory, TrainingData data, TrainOptions? options = null, string? checkpointDir = null)
     {
-        string checkpointsDir = Path.Combine(runDirectory, "checkpoints");
-        Checkpoint.CleanTemporary(checkpointsDir);
+        var folder = new RunFolder(runDirectory);
+        folder.CleanTemporary();
         var corrupt = new List<CorruptCheckpoint>();
-        checkpointDir ??= Checkpoint.NewestIntact(checkpointsDir, corrupt)?.Directory
-            ?? throw new FileNotFoundException($"No complete, intact checkpoint in {checkpointsDir} to resume from"
+        checkpointDir ??= folder.NewestIntact(corrupt)?.Directory
+            ?? throw new FileNotFoundException($"No complete, intact checkpoint in {folder.Checkpoints} to resume from"
                 + (corrupt.Count > 0 ? $" ({corrupt.Count} corrupt: {string.Join("; ", corrupt.Select(c => $"step {c.Step}: {c.Reason}"))})." : "."));
         var manifest = Checkpoint.ReadManifest(checkpointDir);
         options ??= manifest.Training?.Deserialize<TrainOptions>(Checkpoint.Json)
