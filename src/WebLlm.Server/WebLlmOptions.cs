@@ -1,3 +1,5 @@
+using WebLlm.Contracts;
+
 namespace WebLlm.Server;
 
 /// <summary>The <c>WebLlm</c> section of configuration.</summary>
@@ -98,22 +100,6 @@ public sealed class TestingOptions
     public int ReadDelayMs { get; set; }
 
     public bool Any => PoisonLossFromStep > 0 || CheckpointFileDelayMs > 0 || CheckpointDiskFullFromStep > 0;
-}
-
-/// <summary>What a single run may ask for (<c>WebLlm:Limits</c>). Checked before anything is allocated.</summary>
-public sealed class RunLimits
-{
-    public int MaxLayers { get; set; } = 48;
-    public int MaxEmbd { get; set; } = 1600;
-    public int MaxBlockSize { get; set; } = 1024;
-    public int MaxBatchSize { get; set; } = 512;
-    public int MaxGradAccum { get; set; } = 1024;
-    public int MaxSteps { get; set; } = 1_000_000;
-    public long MaxParameters { get; set; } = 2_000_000_000;
-    /// <summary>Estimated training memory (weights, gradients, AdamW moments, activations) a run may need.</summary>
-    public long MemoryBudgetBytes { get; set; } = 16L * 1024 * 1024 * 1024;
-    public int MaxSamplePrompts { get; set; } = 8;
-    public int MaxSampleTokens { get; set; } = 2000;
 }
 
 public static class WebLlmOptionsExtensions

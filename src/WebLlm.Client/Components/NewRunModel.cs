@@ -9,10 +9,6 @@ namespace WebLlm.Client.Components;
 /// </summary>
 public sealed class NewRunModel
 {
-    /// <summary>GPT-2's context; the server's default cap (WebLlm:Limits:MaxBlockSize) too.</summary>
-    public const int MaxBlockSize = 1024;
-    public const int MaxLayers = 48;
-
     public string? Name { get; set; }
     public string Preset { get; set; } = "tiny";
     public int? NLayer { get; set; } = 4;
@@ -44,49 +40,22 @@ public sealed class NewRunModel
         BlockSize = preset.BlockSize;
     }
 
-    /// <summary>Field key → message, for every rule the values break.</summary>
+    /// <summary>
+    /// Field key → the first message of every rule the values break: the rules the server checks too
+    /// (<see cref="RunRules"/>; its caps are its own, so they come back in its answer), the shape fields this form
+    /// requires, and a dataset that is not ready yet.
+    /// </summary>
     public Dictionary<string, string> Validate(DatasetDto? dataset)
     {
-        var errors = new Dictionary<string, string>();
-        void Positive(string key, double? value, string what)
-        {
-            if (value is { } v && !(v > 0 && double.IsFinite(v))) errors[key] = $"{what} must be positive.";
-        }
-        void NotNegative(string key, int? value, string what)
-        {
-            if (value < 0) errors[key] = $"{what} must be 0 (off) or positive.";
-        }
-        void Required(string key, double? value, string what)
+        var errors = RunRules.Check(ToRequest(), limits: null, dataset?.ValTokens).ToDictionary(e => e.Key, e => e.Value[0]);
+        void Required(string key, int? value, string what)
         {
             if (value is null) errors[key] = $"{what} is required.";
-            else Positive(key, value, what);
         }
-
         Required("nLayer", NLayer, "Layers");
         Required("nHead", NHead, "Heads");
         Required("nEmbd", NEmbd, "Width (n_embd)");
         Required("blockSize", BlockSize, "Context (block size)");
-        if (NLayer > MaxLayers) errors["nLayer"] = $"At most {MaxLayers} layers.";
-        if (NEmbd is > 0 and var embd && NHead is > 0 and var head && embd % head != 0)
-        {
-            errors["nHead"] = $"n_embd ({embd}) must be divisible by n_head ({head}).";
-        }
-        if (BlockSize > MaxBlockSize) errors["blockSize"] = $"Context must be at most {MaxBlockSize} tokens.";
-        if (Dropout is { } d && d is < 0 or >= 1) errors["dropout"] = "Dropout must be in [0, 1).";
-        Positive("maxSteps", MaxSteps, "Max steps");
-        Positive("batchSize", BatchSize, "Batch size");
-        Positive("gradAccum", GradAccum, "Gradient accumulation");
-        Positive("learningRate", LearningRate, "Learning rate");
-        if (LearningRate > 1) errors["learningRate"] = "Learning rate must be at most 1.";
-        if (MinLearningRate is { } min && (min < 0 || !double.IsFinite(min))) errors["minLearningRate"] = "Minimum learning rate must be ≥ 0.";
-        else if (MinLearningRate > LearningRate) errors["minLearningRate"] = "Minimum learning rate must not exceed the learning rate.";
-        if (WarmupSteps < 0) errors["warmupSteps"] = "Warmup must be ≥ 0.";
-        else if (WarmupSteps > MaxSteps) errors["warmupSteps"] = "Warmup must not exceed max steps.";
-        if (WeightDecay < 0) errors["weightDecay"] = "Weight decay must be ≥ 0.";
-        if (GradClip < 0) errors["gradClip"] = "Gradient clip must be ≥ 0 (0 turns it off).";
-        NotNegative("evalEvery", EvalEvery, "Eval cadence");
-        NotNegative("sampleEvery", SampleEvery, "Sample cadence");
-        NotNegative("checkpointEvery", CheckpointEvery, "Checkpoint cadence");
         if (dataset is { Status: not DatasetStatus.Ready }) errors["datasetId"] = $"Dataset '{dataset.Name}' is {dataset.Status}, not ready.";
         return errors;
     }

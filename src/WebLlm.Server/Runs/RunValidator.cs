@@ -33,16 +33,6 @@ public sealed class RunValidator(RunLimits limits)
             Bias = r.Bias ?? preset.Bias,
             VocabSize = dataset.VocabSize ?? preset.VocabSize,
         };
-        Range("nLayer", model.NLayer, 1, limits.MaxLayers, "n_layer");
-        Range("nHead", model.NHead, 1, model.NEmbd > 0 ? model.NEmbd : int.MaxValue, "n_head");
-        Range("nEmbd", model.NEmbd, 1, limits.MaxEmbd, "n_embd");
-        if (model.NHead >= 1 && model.NEmbd >= 1 && model.NEmbd % model.NHead != 0)
-            Add("nHead", $"n_embd ({model.NEmbd}) must be divisible by n_head ({model.NHead})");
-        Range("blockSize", model.BlockSize, 1, limits.MaxBlockSize, "block size");
-        if (model.BlockSize >= 1 && dataset.ValTokens is long val && model.BlockSize >= val)
-            Add("blockSize", $"block size ({model.BlockSize}) must be smaller than the dataset's validation split ({val} tokens)");
-        if (!(model.Dropout >= 0 && model.Dropout < 1)) Add("dropout", $"dropout must be in [0, 1) (got {model.Dropout})");
-
         var t = new TrainingConfigDto(
             MaxSteps: r.MaxSteps ?? defaults.MaxSteps,
             BatchSize: r.BatchSize ?? defaults.BatchSize,
@@ -60,24 +50,17 @@ public sealed class RunValidator(RunLimits limits)
             CheckpointEvery: r.CheckpointEvery ?? defaults.CheckpointEvery,
             SamplePrompts: r.SamplePrompts ?? defaults.SamplePrompts,
             Seed: r.Seed ?? defaults.Seed);
-        Range("maxSteps", t.MaxSteps, 1, limits.MaxSteps, "max steps");
-        Range("batchSize", t.BatchSize, 1, limits.MaxBatchSize, "batch size");
-        Range("gradAccum", t.GradAccum, 1, limits.MaxGradAccum, "gradient accumulation");
-        if (!double.IsFinite(t.LearningRate) || t.LearningRate <= 0 || t.LearningRate > 1)
-            Add("learningRate", $"learning rate must be positive, finite and at most 1 (got {t.LearningRate})");
-        else if (!double.IsFinite(t.MinLearningRate) || t.MinLearningRate < 0 || t.MinLearningRate > t.LearningRate)
-            Add("minLearningRate", $"min learning rate must be between 0 and the learning rate {t.LearningRate} (got {t.MinLearningRate})");
-        Range("warmupSteps", t.WarmupSteps, 0, Math.Max(0, t.MaxSteps), "warmup steps");
-        if (!double.IsFinite(t.WeightDecay) || t.WeightDecay < 0) Add("weightDecay", $"weight decay must be 0 or more and finite (got {t.WeightDecay})");
-        if (!double.IsFinite(t.GradClip) || t.GradClip < 0) Add("gradClip", $"gradient clip must be 0 (off) or positive and finite (got {t.GradClip})");
-        Range("evalEvery", t.EvalEvery, 0, int.MaxValue, "eval every (0 = off)");
-        Range("evalBatches", t.EvalBatches, 1, 10_000, "eval batches");
-        Range("sampleEvery", t.SampleEvery, 0, int.MaxValue, "sample every (0 = off)");
-        Range("sampleTokens", t.SampleTokens, 1, limits.MaxSampleTokens, "sample tokens");
-        Range("checkpointEvery", t.CheckpointEvery, 0, int.MaxValue, "checkpoint every (0 = only at the end)");
-        if (t.SamplePrompts.Count > limits.MaxSamplePrompts) Add("samplePrompts", $"at most {limits.MaxSamplePrompts} sample prompts (got {t.SamplePrompts.Count})");
-        if (t.SamplePrompts.Any(string.IsNullOrEmpty)) Add("samplePrompts", "sample prompts must not be empty");
-        if (r.Name is { Length: > 100 }) Add("name", $"name must be at most 100 characters (got {r.Name.Length})");
+        // The values as resolved, through the rules the form checks too, with this server's caps.
+        var resolved = r with
+        {
+            NLayer = model.NLayer, NHead = model.NHead, NEmbd = model.NEmbd, BlockSize = model.BlockSize, Dropout = model.Dropout,
+            MaxSteps = t.MaxSteps, BatchSize = t.BatchSize, GradAccum = t.GradAccum, LearningRate = t.LearningRate,
+            MinLearningRate = t.MinLearningRate, WarmupSteps = t.WarmupSteps, WeightDecay = t.WeightDecay, GradClip = t.GradClip,
+            EvalEvery = t.EvalEvery, EvalBatches = t.EvalBatches, SampleEvery = t.SampleEvery, SampleTokens = t.SampleTokens,
+            CheckpointEvery = t.CheckpointEvery, SamplePrompts = t.SamplePrompts,
+        };
+        foreach (var (field, messages) in RunRules.Check(resolved, limits, dataset.ValTokens))
+            foreach (var message in messages) Add(field, message);
 
         if (errors.Count == 0) CheckSize(model, t);
         return errors.Count == 0 ? (model, t) : null;
@@ -106,12 +89,6 @@ public sealed class RunValidator(RunLimits limits)
         double t = m.BlockSize, c = m.NEmbd;
         double perSequence = m.NLayer * (34 * t * c + 5 * m.NHead * t * t) + 2 * t * m.VocabSize;
         return (long)Math.Min(long.MaxValue, 16.0 * m.ParameterCount + 4 * batchSize * perSequence);
-    }
-
-    private void Range(string field, int value, int min, int max, string what)
-    {
-        if (value < min || value > max)
-            Add(field, max == int.MaxValue ? $"{what} must be at least {min} (got {value})" : $"{what} must be between {min} and {max} (got {value})");
     }
 
     private void Add(string field, string message)
