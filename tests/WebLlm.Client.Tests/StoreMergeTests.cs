@@ -16,14 +16,14 @@ public class StoreMergeTests
     public void Late_join_merges_history_and_buffered_pushes_into_every_step_once()
     {
         var state = new RunState(1);
-        RunStore.BeginBuffering(state);
+        state.Feed.BeginBuffering();
         // Pushes arrive after joining the group but before the REST snapshot: they overlap its tail.
-        RunStore.Push(state, () => state.Steps.Merge(Steps(95, 100)));
-        RunStore.Push(state, () => state.Steps.Merge(Steps(101, 110)));
+        state.Feed.Push(() => state.Steps.Merge(Steps(95, 100)));
+        state.Feed.Push(() => state.Steps.Merge(Steps(101, 110)));
         Assert.Equal(0, state.Steps.Count); // buffered, not applied
 
         RunStore.MergeSnapshot(state, Run(step: 100), Steps(1, 100), [], [], [], []);
-        RunStore.EndBuffering(state);
+        state.Feed.EndBuffering();
 
         AssertEveryStepOnce(state, 1, 110);
     }
@@ -34,11 +34,11 @@ public class StoreMergeTests
         var state = new RunState(1);
         state.Steps.Merge(Steps(1, 50));
         // Disconnected during 51..80; after reconnecting, pushes from 81 on race the refill of 51.. .
-        RunStore.BeginBuffering(state);
-        RunStore.Push(state, () => state.Steps.Merge(Steps(81, 90)));
+        state.Feed.BeginBuffering();
+        state.Feed.Push(() => state.Steps.Merge(Steps(81, 90)));
         RunStore.MergeSnapshot(state, Run(step: 85), Steps(51, 85), [], [], [], []);
-        RunStore.EndBuffering(state);
-        RunStore.Push(state, () => state.Steps.Merge(Steps(91, 95)));
+        state.Feed.EndBuffering();
+        state.Feed.Push(() => state.Steps.Merge(Steps(91, 95)));
 
         AssertEveryStepOnce(state, 1, 95);
     }
@@ -84,13 +84,13 @@ public class StoreMergeTests
     {
         var state = new RunState(1);
         var t = DateTime.UtcNow;
-        RunStore.BeginBuffering(state);
-        RunStore.Push(state, () => { }); // nothing, just buffering
+        state.Feed.BeginBuffering();
+        state.Feed.Push(() => { }); // nothing, just buffering
         RunStore.MergeSnapshot(state, Run(), [],
             [new EvalDto(200, 2.5, t), new EvalDto(100, 2.9, t), new EvalDto(200, 2.5, t)],
             [new SampleDto(100, "The ", "The a", t), new SampleDto(100, "Once", "Once b", t), new SampleDto(100, "The ", "The a", t)],
             [new CheckpointDto(100, 1, "x", null, t)], []);
-        RunStore.EndBuffering(state);
+        state.Feed.EndBuffering();
 
         Assert.Equal([100L, 200L], state.Evals.Select(e => e.Step));
         Assert.Equal(2, state.Samples.Count);

@@ -18,10 +18,8 @@ public sealed class RunState(int id)
 
     internal int Watchers;
     internal Subscription? Hub;
-    /// <summary>Pushes that arrive while a REST snapshot is in flight; merged after it.</summary>
-    internal List<Action>? Buffer;
-    /// <summary>A (re)join happened while a snapshot was loading: load again from the last step held.</summary>
-    internal bool LoadAgain;
+    /// <summary>Pushes wait here while a REST snapshot is in flight (see <see cref="SnapshotFeed"/>).</summary>
+    public SnapshotFeed Feed { get; } = new();
 }
 
 /// <summary>
@@ -41,7 +39,7 @@ public sealed class RunStore : IDisposable
     private readonly Dictionary<int, int> _pushes = [];
     private int _listWatchers;
     private Subscription? _listHub;
-    private List<Action>? _listBuffer;
+    private readonly SnapshotFeed _listFeed = new();
 
     public RunStore(WebLlmApi api, TrainingHub hub)
     {
@@ -186,36 +184,9 @@ public sealed class RunStore : IDisposable
         foreach (var metrics in system) Upsert(state.System, metrics, m => m.Utc);
     }
 
-    /// <summary>Starts buffering pushes; <see cref="EndBuffering"/> applies them in arrival order.</summary>
-    public static void BeginBuffering(RunState state) => state.Buffer ??= [];
-
-    public static void EndBuffering(RunState state)
-    {
-        var buffered = state.Buffer;
-        state.Buffer = null;
-        foreach (var apply in buffered ?? [])
-        {
-            apply();
-        }
-    }
-
-    /// <summary>Applies a push now, or later if a snapshot is loading.</summary>
-    public static void Push(RunState state, Action apply)
-    {
-        if (state.Buffer is { } buffer)
-        {
-            buffer.Add(apply);
-        }
-        else
-        {
-            apply();
-        }
-    }
-
     private void OnRun(RunState state, Action apply)
     {
-        Push(state, apply);
-        if (state.Buffer is null)
+        if (state.Feed.Push(apply))
         {
             if (state.Run is { } run)
             {
@@ -227,41 +198,17 @@ public sealed class RunStore : IDisposable
 
     private void OnList(Action apply)
     {
-        if (_listBuffer is { } buffer)
-        {
-            buffer.Add(apply);
-            return;
-        }
-        apply();
-        Changed?.Invoke();
+        if (_listFeed.Push(apply)) Changed?.Invoke();
     }
 
-    private async Task LoadRunAsync(RunState state)
+    private Task LoadRunAsync(RunState state) => state.Feed.LoadAsync(async () =>
     {
-        if (state.Buffer is not null)
-        {
-            // A snapshot is loading, but it may have been read before the group was joined (the first connect,
-            // a reconnect): steps committed in between would be in neither. Read once more when it is done.
-            state.LoadAgain = true;
-            return;
-        }
-        do
-        {
-            state.LoadAgain = false;
-            await LoadSnapshotAsync(state);
-        }
-        while (state.LoadAgain && state.Watchers > 0);
-    }
-
-    private async Task LoadSnapshotAsync(RunState state)
-    {
-        BeginBuffering(state);
         try
         {
             await (state.Hub?.Joined ?? Task.CompletedTask);
             var id = state.Id;
             var run = _api.GetRunAsync(id);
-            var steps = _api.GetAllMetricsAsync(id, state.Steps.LastStep + 1);
+            var steps = _api.GetAllMetricsAsync(id, state.Steps.LastStep + 1); // from the last step held
             var evals = _api.GetEvalsAsync(id);
             var samples = _api.GetSamplesAsync(id);
             var checkpoints = _api.GetCheckpointsAsync(id);
@@ -274,34 +221,14 @@ public sealed class RunStore : IDisposable
         {
             state.Error = e is ApiProblem problem ? problem.Summary : e.Message;
         }
-        finally
-        {
-            EndBuffering(state);
-            state.Loading = false;
-            Changed?.Invoke();
-        }
-    }
-
-    private bool _listLoadAgain;
-
-    private async Task LoadListAsync()
+    }, loaded: () =>
     {
-        if (_listBuffer is not null)
-        {
-            _listLoadAgain = true; // as for runs: the list may have been read before the join
-            return;
-        }
-        do
-        {
-            _listLoadAgain = false;
-            await LoadListOnceAsync();
-        }
-        while (_listLoadAgain && _listWatchers > 0);
-    }
+        state.Loading = false;
+        Changed?.Invoke();
+    }, watched: () => state.Watchers > 0);
 
-    private async Task LoadListOnceAsync()
+    private Task LoadListAsync() => _listFeed.LoadAsync(async () =>
     {
-        _listBuffer = [];
         try
         {
             await (_listHub?.Joined ?? Task.CompletedTask);
@@ -317,15 +244,11 @@ public sealed class RunStore : IDisposable
         {
             ListError = e is ApiProblem problem ? problem.Summary : e.Message;
         }
-        finally
-        {
-            var buffered = _listBuffer;
-            _listBuffer = null;
-            foreach (var apply in buffered) apply();
-            ListLoaded = true;
-            Changed?.Invoke();
-        }
-    }
+    }, loaded: () =>
+    {
+        ListLoaded = true;
+        Changed?.Invoke();
+    }, watched: () => _listWatchers > 0);
 
     private async Task RefillAsync()
     {
