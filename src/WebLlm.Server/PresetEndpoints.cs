@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Training.Model;

@@ -1,6 +1,5 @@
 using System.Net;
 using Bunit;
-using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using WebLlm.Client.Components;
 using WebLlm.Client.Pages;

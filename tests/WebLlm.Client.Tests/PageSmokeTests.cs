@@ -1,6 +1,4 @@
-using System.Net;
 using Bunit;
-using Microsoft.AspNetCore.Components;
 using WebLlm.Client.Pages;
 using WebLlm.Contracts;
 using static WebLlm.Client.Tests.TestData;

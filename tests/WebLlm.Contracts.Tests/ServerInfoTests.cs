@@ -1,5 +1,4 @@
 using System.Text.Json;
-using WebLlm.Contracts;
 
 namespace WebLlm.Contracts.Tests;
 

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using WebLlm.Contracts;
 
 namespace WebLlm.Contracts.Tests;
 

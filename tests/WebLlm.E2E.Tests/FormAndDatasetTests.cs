@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text;
-using Microsoft.Playwright;
 using WebLlm.Contracts;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;

@@ -1,4 +1,3 @@
-using WebLlm.Server.Live;
 using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.Tests;

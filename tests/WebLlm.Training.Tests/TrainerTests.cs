@@ -1,7 +1,5 @@
 using WebLlm.Training.Checkpoints;
-using WebLlm.Training.Model;
 using WebLlm.Training.Loop;
-using static TorchSharp.torch;
 
 namespace WebLlm.Training.Tests;
 

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace WebLlm.Client.Services;
 
 public static class ServiceCollectionExtensions

@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.SignalR;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Live;
-using WebLlm.Server.Runs;
 using WebLlm.Training.Data;
 using WebLlm.Training.Tokenization;
 

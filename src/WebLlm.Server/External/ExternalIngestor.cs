@@ -2,7 +2,6 @@ using Microsoft.EntityFrameworkCore;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Live;
-using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.External;
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using WebLlm.Contracts;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Live;
 using WebLlm.Server.Runs;
 using WebLlm.Training.Checkpoints;
 

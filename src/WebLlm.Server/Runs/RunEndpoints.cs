@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.SignalR;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using System.Text.Json;
@@ -9,7 +8,6 @@ using WebLlm.Training.Data;
 using WebLlm.Training.Model;
 using WebLlm.Server.Persistence;
 using WebLlm.Server.Live;
-using WebLlm.Server.Runs;
 
 namespace WebLlm.Server.Runs;
 

@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using WebLlm.Contracts;
 using WebLlm.Server.Datasets;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Runs;
 using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Loop;
 

@@ -3,10 +3,8 @@ using Microsoft.Extensions.Options;
 using WebLlm.Contracts;
 using WebLlm.Server.Datasets;
 using WebLlm.Server.Persistence;
-using WebLlm.Server.Runs;
 using WebLlm.Training;
 using WebLlm.Training.Checkpoints;
-using WebLlm.Training.Loop;
 
 using WebLlm.Server.Live;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using WebLlm.Training;
 using WebLlm.Training.Model;
 using WebLlm.Training.Sampling;
 using WebLlm.Training.Tokenization;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using TorchSharp;
 using WebLlm.Training.Checkpoints;
 using WebLlm.Training.Model;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
