@@ -63,11 +63,23 @@ public sealed class Gpt2Tokenizer : Tokenizer
     /// </summary>
     private static byte[] ToTiktokenRanks(ReadOnlySpan<byte> encoderJson)
     {
+        var tokens = TokenBytes(encoderJson);
+        var lines = new StringBuilder(tokens.Length * 16);
+        for (int id = 0; id < tokens.Length; id++)
+        {
+            lines.Append(Convert.ToBase64String(tokens[id])).Append(' ').Append(id).Append('\n');
+        }
+
+        return Encoding.UTF8.GetBytes(lines.ToString());
+    }
+
+    /// <summary>The bytes of GPT-2's tokens 0-50255 in id order (without &lt;|endoftext|&gt;), from encoder.json.</summary>
+    internal static byte[][] TokenBytes(ReadOnlySpan<byte> encoderJson)
+    {
         var encoder = JsonSerializer.Deserialize<Dictionary<string, int>>(encoderJson)
             ?? throw new InvalidDataException("encoder.json is empty.");
         var byteOf = CharToByte();
-        var lines = new StringBuilder(encoder.Count * 16);
-        var buffer = new byte[256];
+        var tokens = new byte[EndOfTextId][];
         foreach (var (token, id) in encoder)
         {
             if (token == EndOfTextText)
@@ -75,15 +87,10 @@ public sealed class Gpt2Tokenizer : Tokenizer
                 continue;
             }
 
-            for (var i = 0; i < token.Length; i++)
-            {
-                buffer[i] = byteOf[token[i]];
-            }
-
-            lines.Append(Convert.ToBase64String(buffer, 0, token.Length)).Append(' ').Append(id).Append('\n');
+            tokens[id] = [.. token.Select(c => byteOf[c])];
         }
 
-        return Encoding.UTF8.GetBytes(lines.ToString());
+        return tokens;
     }
 
     /// <summary>Inverse of GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to 256+n.</summary>
