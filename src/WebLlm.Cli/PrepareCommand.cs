@@ -10,8 +10,12 @@ public static class PrepareCommand
     public static Command Create()
     {
         var input = new Option<string>("--input") { Description = "A .txt file, a folder of .txt files, or 'builtin' (the .NET reference documentation).", Required = true };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "char or gpt2.", DefaultValueFactory = _ => TokenizerSpec.CharKind };
-        tokenizer.AcceptOnlyFromAmong(TokenizerSpec.CharKind, TokenizerSpec.Gpt2Kind);
+        var tokenizer = new Option<string>("--tokenizer") { Description = "char, gpt2, or bpe (a byte-level BPE trained on the training split).", DefaultValueFactory = _ => TokenizerSpec.CharKind };
+        tokenizer.AcceptOnlyFromAmong(TokenizerSpec.CharKind, TokenizerSpec.Gpt2Kind, TokenizerSpec.BpeKind);
+        var vocabSize = new Option<int>("--vocab-size") { Description = "With --tokenizer bpe: 256 bytes + merges + special tokens (at most 65536).", DefaultValueFactory = _ => 4096 };
+        var split = new Option<string>("--split") { Description = "With --tokenizer bpe: the pre-split pattern, gpt2 or gpt4.", DefaultValueFactory = _ => "gpt2" };
+        split.AcceptOnlyFromAmong("gpt2", "gpt4");
+        var chatTokens = new Option<bool>("--chat-tokens") { Description = "With --tokenizer bpe: add <|system|>, <|user|> and <|assistant|> for chat fine-tuning." };
         var output = new Option<string>("--out") { Description = "Dataset folder to create (train.bin, val.bin, meta.json).", Required = true };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of tokens, from the end, kept for validation.", DefaultValueFactory = _ => 0.1 };
         var maxDocuments = new Option<int?>("--max-documents") { Description = "Use only the first N documents." };
@@ -20,7 +24,7 @@ public static class PrepareCommand
 
         var command = new Command("prepare", "Tokenize text into train/val token shards (llm.c's .bin layout) and meta.json.")
         {
-            input, tokenizer, output, valFraction, maxDocuments, overwrite, gpt2Vocab,
+            input, tokenizer, vocabSize, split, chatTokens, output, valFraction, maxDocuments, overwrite, gpt2Vocab,
         };
         command.SetAction(parse => CliRunner.Guard(() =>
         {
@@ -33,6 +37,9 @@ public static class PrepareCommand
                 ValFraction = val,
                 MaxDocuments = parse.GetValue(maxDocuments),
                 Overwrite = parse.GetValue(overwrite),
+                VocabSize = parse.GetValue(vocabSize),
+                Split = parse.GetValue(split)!,
+                ChatTokens = parse.GetValue(chatTokens),
             };
             var sw = Stopwatch.StartNew();
             using var bar = new ProgressBar();

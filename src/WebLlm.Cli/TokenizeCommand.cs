@@ -9,8 +9,7 @@ public static class TokenizeCommand
     public static Command Create()
     {
         var text = new Argument<string>("text") { Description = "Text to tokenize." };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "gpt2 or char (char needs --data for its vocabulary).", DefaultValueFactory = _ => TokenizerSpec.Gpt2Kind };
-        tokenizer.AcceptOnlyFromAmong(TokenizerSpec.CharKind, TokenizerSpec.Gpt2Kind);
+        var tokenizer = new Option<string>("--tokenizer") { Description = "gpt2, char (with --data), or a dataset folder (its own tokenizer: char or a trained bpe).", DefaultValueFactory = _ => TokenizerSpec.Gpt2Kind };
         var data = new Option<string?>("--data") { Description = "Dataset folder whose char vocabulary to use." };
         var gpt2Vocab = CliRunner.Gpt2VocabOption();
 
@@ -19,7 +18,14 @@ public static class TokenizeCommand
         {
             string kind = parse.GetValue(tokenizer)!;
             Tokenizer tok;
-            if (kind == TokenizerSpec.Gpt2Kind)
+            if (kind is not (TokenizerSpec.Gpt2Kind or TokenizerSpec.CharKind))
+            {
+                if (!Directory.Exists(kind))
+                    throw new ArgumentException($"--tokenizer must be gpt2, char or a prepared dataset folder; {kind} is none of them.");
+                var spec = DatasetMeta.Load(kind).Tokenizer;
+                tok = Tokenizer.Create(spec, spec.Kind == TokenizerSpec.Gpt2Kind ? Gpt2Vocab.Load(parse.GetValue(gpt2Vocab)) : null);
+            }
+            else if (kind == TokenizerSpec.Gpt2Kind)
             {
                 tok = Tokenizer.Create(TokenizerSpec.Gpt2, Gpt2Vocab.Load(parse.GetValue(gpt2Vocab)));
             }

@@ -86,6 +86,26 @@ public class CliTests
         Assert.Equal(3, chars.Stdout.Trim().Split(' ').Length);
     }
 
+    [Fact]
+    public void Prepare_trains_a_bpe_tokenizer_and_tokenize_reads_it_from_the_dataset()
+    {
+        string dir = Webllm.TempDir();
+        File.WriteAllText(Path.Combine(dir, "book.txt"), string.Concat(Enumerable.Repeat("Hello, world! 안녕하세요 세계. ", 300)));
+        var prepare = Webllm.Run(dir, "prepare", "--input", "book.txt", "--tokenizer", "bpe", "--vocab-size", "320", "--split", "gpt4", "--out", "data");
+        Assert.True(prepare.ExitCode == 0, prepare.Stderr);
+        // At most 320: a text this repetitive runs out of pairs to merge first (every piece is then one token).
+        int vocabulary = int.Parse(System.Text.RegularExpressions.Regex.Match(prepare.Stdout, @"bpe tokenizer, vocabulary (\d+)").Groups[1].Value);
+        Assert.InRange(vocabulary, 270, 320);
+        var ids = Webllm.Run(dir, "tokenize", "--tokenizer", "data", "Hello, world! 안녕하세요");
+        Assert.True(ids.ExitCode == 0, ids.Stderr);
+        var parsed = ids.Stdout.Trim().Split(' ').Select(int.Parse).ToArray();
+        Assert.True(parsed.Length < 8, ids.Stdout); // the Hangul words are a token or two once learnt, not 15 bytes
+        Assert.All(parsed, id => Assert.InRange(id, 0, vocabulary - 1));
+        var tooSmall = Webllm.Run(dir, "prepare", "--input", "book.txt", "--tokenizer", "bpe", "--vocab-size", "100", "--out", "small");
+        Assert.Equal(2, tooSmall.ExitCode);
+        Assert.Contains("between 257", tooSmall.Stderr);
+    }
+
     [Theory]
     [InlineData("train", "--data", "data", "--out", "bad", "--n-head", "3")]
     [InlineData("train", "--data", "data", "--out", "bad", "--steps", "abc")]

@@ -34,6 +34,36 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
     }
 
     [Fact]
+    public void Bpe_dataset_trains_its_tokenizer_on_the_training_text_and_carries_it()
+    {
+        // The last tenth (validation) is a word the training text never has: the tokenizer must not have learnt it.
+        var text = string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 90)) + new string(' ', 1)
+            + string.Concat(Enumerable.Repeat("zyzzyva ", 50)); // 400 of 4,451 characters: inside the last tenth
+        var input = _dir.WriteText("input.txt", text);
+        var output = _dir.File("data");
+
+        var meta = DataPreparer.Prepare(new DataPrepRequest(input, output, TokenizerSpec.BpeKind) { VocabSize = 300, ChatTokens = true });
+
+        Assert.Equal(TokenizerSpec.BpeKind, meta.Tokenizer.Kind);
+        // At most what was asked: this text runs out of pairs first, with every word of it one token.
+        Assert.InRange(meta.VocabSize, 290, 300);
+        Assert.Equal(["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"], meta.Tokenizer.SpecialTokens!);
+        Assert.Equal(["meta.json", BpeTokenizer.FileName, "train.bin", "val.bin"], Directory.GetFiles(output).Select(Path.GetFileName).Order());
+        // tokenizer.tiktoken is the ranks meta.json holds, and its SHA-256 is the one recorded.
+        var file = File.ReadAllBytes(Path.Combine(output, BpeTokenizer.FileName));
+        Assert.Equal(meta.Tokenizer.Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file)));
+        var bpe = (BpeTokenizer)Tokenizer.Create(DatasetMeta.Load(output).Tokenizer);
+        Assert.DoesNotContain(bpe.Bpe.Vocabulary, t => System.Text.Encoding.UTF8.GetString(t).Contains("zz", StringComparison.Ordinal) || System.Text.Encoding.UTF8.GetString(t).Contains("yv", StringComparison.Ordinal));
+        Assert.Contains(bpe.Bpe.Vocabulary, t => System.Text.Encoding.UTF8.GetString(t) == " quick");
+
+        var dataset = Dataset.Load(output);
+        Assert.Equal(bpe.EndOfText, AllTokens(dataset)[0]); // documents start after <|endoftext|>, as with gpt2
+        Assert.Equal(text, dataset.Tokenizer.Decode(AllTokens(dataset).AsSpan(1)));
+        Assert.Throws<ArgumentException>(() => DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("big"), TokenizerSpec.BpeKind) { VocabSize = 70_000 }));
+        Assert.False(Directory.Exists(_dir.File("big")));
+    }
+
+    [Fact]
     public void Meta_json_is_camel_case_and_round_trips()
     {
         var input = _dir.WriteText("input.txt", "abcabc");

@@ -172,8 +172,9 @@ public sealed class DatasetService(
             double fraction = value.Total > 0 ? (double)value.Done / value.Total : 0;
             double overall = value.Phase switch
             {
-                DataPrepPhase.Reading => 0.3 * fraction,
-                DataPrepPhase.Tokenizing => 0.3 + 0.6 * fraction,
+                DataPrepPhase.Reading => 0.2 * fraction,
+                DataPrepPhase.TrainingTokenizer => 0.2 + 0.2 * fraction,
+                DataPrepPhase.Tokenizing => 0.4 + 0.5 * fraction,
                 _ => 0.9 + 0.1 * fraction,
             };
             owner.progress[dataset.Id] = overall;

@@ -5,6 +5,9 @@ public enum DataPrepPhase
     /// <summary>Reading and decoding input; <see cref="DataPrepProgress.Done"/> counts bytes.</summary>
     Reading,
 
+    /// <summary>Learning a bpe tokenizer's merges from the training text; counts merges.</summary>
+    TrainingTokenizer,
+
     /// <summary>Encoding documents; counts documents.</summary>
     Tokenizing,
 

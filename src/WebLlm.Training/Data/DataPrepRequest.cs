@@ -19,4 +19,13 @@ public sealed record DataPrepRequest(string Source, string OutputDirectory, stri
 
     /// <summary>Replace an existing dataset folder instead of refusing.</summary>
     public bool Overwrite { get; init; }
+
+    /// <summary>For bpe: the vocabulary to train, 256 bytes + merges + special tokens (at most 65,536: tokens are stored as uint16).</summary>
+    public int VocabSize { get; init; } = 4096;
+
+    /// <summary>For bpe: the split pattern, "gpt2" or "gpt4" (<see cref="Tokenization.ByteBpe.Gpt2Pattern"/>, <see cref="Tokenization.ByteBpe.Gpt4Pattern"/>).</summary>
+    public string Split { get; init; } = "gpt2";
+
+    /// <summary>For bpe: add &lt;|system|&gt;, &lt;|user|&gt; and &lt;|assistant|&gt; after &lt;|endoftext|&gt;.</summary>
+    public bool ChatTokens { get; init; }
 }

@@ -36,7 +36,7 @@ public static class DataPreparer
             throw new InvalidDataException($"{request.Source} contains no text.");
         }
 
-        var tokenizer = CreateTokenizer(request, documents);
+        var tokenizer = CreateTokenizer(request, documents, progress, cancellationToken);
         var tokens = Tokenize(documents, tokenizer, progress, cancellationToken);
         if (tokens.Count < 2)
         {
@@ -114,14 +114,45 @@ public static class DataPreparer
             $"The data source {source} is neither a text file, a folder of .txt files, nor '{BuiltinSource}'.", source);
     }
 
-    private static Tokenizer CreateTokenizer(DataPrepRequest request, List<CorpusDocument> documents) => request.Tokenizer switch
+    private static Tokenizer CreateTokenizer(DataPrepRequest request, List<CorpusDocument> documents, IProgress<DataPrepProgress>? progress,
+        CancellationToken cancellationToken) => request.Tokenizer switch
     {
+        TokenizerSpec.BpeKind => TrainBpe(request, documents, progress, cancellationToken),
         TokenizerSpec.CharKind => CharTokenizer.FromCorpus(documents.Select((d, i) => CharText(documents, i))),
         TokenizerSpec.Gpt2Kind => new Gpt2Tokenizer(request.Gpt2Vocab
             ?? throw new ArgumentException("The gpt2 tokenizer needs the GPT-2 vocabulary (DataPrepRequest.Gpt2Vocab).", nameof(request))),
         _ => throw new ArgumentException(
-            $"Unknown tokenizer '{request.Tokenizer}'; expected '{TokenizerSpec.CharKind}' or '{TokenizerSpec.Gpt2Kind}'.", nameof(request)),
+            $"Unknown tokenizer '{request.Tokenizer}'; expected '{TokenizerSpec.CharKind}', '{TokenizerSpec.Gpt2Kind}' or '{TokenizerSpec.BpeKind}'.", nameof(request)),
     };
+
+    /// <summary>
+    /// Learns the bpe merges from the documents that will make the training split (the first 1 - ValFraction of the text,
+    /// by characters), so the validation text stays unseen by the tokenizer too.
+    /// </summary>
+    private static BpeTokenizer TrainBpe(DataPrepRequest request, List<CorpusDocument> documents, IProgress<DataPrepProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        string pattern = request.Split switch
+        {
+            "gpt2" => ByteBpe.Gpt2Pattern,
+            "gpt4" => ByteBpe.Gpt4Pattern,
+            _ => throw new ArgumentException($"Unknown split pattern '{request.Split}'; expected gpt2 or gpt4.", nameof(request)),
+        };
+        string[] specials = request.ChatTokens ? [BpeTokenizer.EndOfTextText, .. BpeTokenizer.ChatTokens] : [BpeTokenizer.EndOfTextText];
+        if (request.VocabSize < 256 + specials.Length || request.VocabSize > 65_536)
+            throw new ArgumentException($"The bpe vocabulary size must be between {256 + specials.Length} (the bytes and special tokens) and 65536 " +
+                $"(tokens are stored as uint16); got {request.VocabSize}.", nameof(request));
+        long total = documents.Sum(d => (long)d.Text.Length), left = (long)(total * (1 - request.ValFraction));
+        var train = new List<string>();
+        foreach (var d in documents)
+        {
+            if (left <= 0) break;
+            train.Add(d.Text.Length <= left ? d.Text : d.Text[..(int)left]); // a single file is cut where its validation part begins
+            left -= d.Text.Length;
+        }
+        return new BpeTokenizer(BpeTrainer.Train(train, request.VocabSize, pattern, specials,
+            (done, wanted) => progress?.Report(new DataPrepProgress(DataPrepPhase.TrainingTokenizer, done, wanted)), cancellationToken));
+    }
 
     private static string CharText(List<CorpusDocument> documents, int index)
     {
@@ -170,6 +201,11 @@ public static class DataPreparer
             TokenShard.Write(Path.Combine(temp, DatasetMeta.ValFileName), tokens[trainCount..]);
             progress?.Report(new DataPrepProgress(DataPrepPhase.Writing, 2, 3));
             meta.Save(temp);
+            if (meta.Tokenizer is { Kind: TokenizerSpec.BpeKind, Vocabulary: { } ranks })
+            {
+                // The ranks as a file of their own too: tiktoken reads it as is (its SHA-256 is in meta.json).
+                File.WriteAllText(Path.Combine(temp, BpeTokenizer.FileName), ranks);
+            }
             progress?.Report(new DataPrepProgress(DataPrepPhase.Writing, 3, 3));
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -27,8 +27,9 @@ public abstract class Tokenizer
                 ?? throw new ArgumentException("A char tokenizer spec needs its vocabulary.", nameof(spec))),
             TokenizerSpec.Gpt2Kind => new Gpt2Tokenizer(gpt2Vocab
                 ?? throw new ArgumentException("A gpt2 tokenizer needs the GPT-2 vocabulary files (Gpt2Vocab).", nameof(gpt2Vocab))),
+            TokenizerSpec.BpeKind => BpeTokenizer.FromSpec(spec),
             _ => throw new ArgumentException(
-                $"Unknown tokenizer kind '{spec.Kind}'; expected '{TokenizerSpec.CharKind}' or '{TokenizerSpec.Gpt2Kind}'.", nameof(spec)),
+                $"Unknown tokenizer kind '{spec.Kind}'; expected '{TokenizerSpec.CharKind}', '{TokenizerSpec.Gpt2Kind}' or '{TokenizerSpec.BpeKind}'.", nameof(spec)),
         };
     }
 }
