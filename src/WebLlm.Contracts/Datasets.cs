@@ -11,7 +11,12 @@ public sealed record DatasetDto
     public required string Name { get; init; }
     /// <summary>"builtin" or a description of the uploaded files.</summary>
     public required string Source { get; init; }
-    /// <summary>"char" or "gpt2".</summary>
+    public const int DefaultBpeVocabSize = 4096;
+    public const int MinBpeVocabSize = 260;
+    /// <summary>Tokens are stored as uint16 (llm.c's shard layout).</summary>
+    public const int MaxBpeVocabSize = 65_536;
+
+    /// <summary>"char", "gpt2" or "bpe" (a byte-level BPE trained on this dataset's training text).</summary>
     public required string Tokenizer { get; init; }
     public required DatasetStatus Status { get; init; }
     public string? Error { get; init; }

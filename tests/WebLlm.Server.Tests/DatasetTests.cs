@@ -13,9 +13,12 @@ public class DatasetTests(SmallUploadFactory factory) : IClassFixture<SmallUploa
 
     private static readonly string Text = string.Concat(Enumerable.Repeat("To be, or not to be, that is the question.\n", 120)); // 5160 bytes
 
-    private static MultipartFormDataContent Upload(string name, params (string FileName, byte[] Bytes)[] files)
+    private static MultipartFormDataContent Upload(string name, params (string FileName, byte[] Bytes)[] files) => Upload(name, "char", [], files);
+
+    private static MultipartFormDataContent Upload(string name, string tokenizer, (string Field, string Value)[] fields, params (string FileName, byte[] Bytes)[] files)
     {
-        var form = new MultipartFormDataContent { { new StringContent(name), "name" }, { new StringContent("char"), "tokenizer" } };
+        var form = new MultipartFormDataContent { { new StringContent(name), "name" }, { new StringContent(tokenizer), "tokenizer" } };
+        foreach (var (field, value) in fields) form.Add(new StringContent(value), field);
         foreach (var (fileName, bytes) in files) form.Add(new ByteArrayContent(bytes), "files", fileName);
         return form;
     }
@@ -37,6 +40,44 @@ public class DatasetTests(SmallUploadFactory factory) : IClassFixture<SmallUploa
         var preview = (await api.Http.GetFromJsonAsync<DatasetPreviewDto>(ApiRoutes.DatasetPreview(created.Id)))!;
         Assert.Equal("To be, or not to be, that is the question.", preview.Lines[0]);
         Assert.Equal("T", preview.Tokens[0].Text);
+    }
+
+    [Fact]
+    public async Task An_upload_with_a_bpe_tokenizer_learns_it_and_a_run_trains_and_samples_with_it()
+    {
+        var form = Upload("hamlet-bpe", "bpe", [("vocabSize", "300"), ("split", "gpt4"), ("chatTokens", "true")], ("a.txt", Encoding.UTF8.GetBytes(Text)));
+        var response = await api.Http.PostAsync(ApiRoutes.Datasets, form);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var ready = await api.WaitForDatasetAsync((await response.Content.ReadFromJsonAsync<DatasetDto>())!.Id);
+
+        Assert.Equal(DatasetStatus.Ready, ready.Status);
+        Assert.Equal("bpe", ready.Tokenizer);
+        Assert.InRange(ready.VocabSize!.Value, 261, 300); // at most what was asked: one repeated line runs out of pairs
+        Assert.True(ready.TrainTokens + ready.ValTokens < Text.Length / 3, $"{ready.TrainTokens + ready.ValTokens} tokens for {Text.Length} characters");
+        var preview = (await api.Http.GetFromJsonAsync<DatasetPreviewDto>(ApiRoutes.DatasetPreview(ready.Id)))!;
+        Assert.Contains(preview.Tokens, t => t.Text.Length > 3); // whole words, not characters
+
+        var run = await api.LaunchAsync(new CreateRunRequest { Preset = "tiny", DatasetId = ready.Id, MaxSteps = 3, BlockSize = 16, BatchSize = 2, EvalEvery = 0, SampleEvery = 0 });
+        await api.WaitForStatusAsync(run.Id, RunStatus.Completed);
+        var generated = await api.Http.PostAsJsonAsync(ApiRoutes.RunGenerate(run.Id), new GenerateRequest { Prompt = "To be", MaxTokens = 5, Temperature = 0 });
+        Assert.Equal(HttpStatusCode.OK, generated.StatusCode);
+        var answer = (await generated.Content.ReadFromJsonAsync<GenerateResponse>())!;
+        Assert.Equal(2, answer.PromptTokens); // "To" and " be": the run's own tokenizer, from its checkpoint
+        Assert.InRange(answer.CompletionTokens, 1, 5);
+    }
+
+    [Theory]
+    [InlineData("vocabSize", "100")]
+    [InlineData("vocabSize", "70000")]
+    [InlineData("vocabSize", "lots")]
+    [InlineData("split", "gpt5")]
+    public async Task Bad_bpe_settings_are_400_naming_the_field_and_nothing_is_created(string field, string value)
+    {
+        var before = await api.ListAsync<DatasetDto>(ApiRoutes.Datasets);
+        var form = Upload("bad-bpe", "bpe", [(field, value)], ("a.txt", Encoding.UTF8.GetBytes(Text)));
+        var problem = await Api.AssertProblemAsync(await api.Http.PostAsync(ApiRoutes.Datasets, form), HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        Assert.Equal(before.Count, (await api.ListAsync<DatasetDto>(ApiRoutes.Datasets)).Count);
     }
 
     [Fact]

@@ -136,15 +136,25 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
 
     public Task DeleteDatasetAsync(int id, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, ApiRoutes.Dataset(id), null, ct);
 
-    /// <summary>Multipart upload (<c>files</c>, <c>name</c>, <c>tokenizer</c>), reporting the fraction sent.</summary>
+    /// <summary>
+    /// Multipart upload (<c>files</c>, <c>name</c>, <c>tokenizer</c>, and for bpe <c>vocabSize</c>, <c>split</c>,
+    /// <c>chatTokens</c>), reporting the fraction sent.
+    /// </summary>
     public async Task<DatasetDto> UploadDatasetAsync(
-        string name, string tokenizer, IReadOnlyList<IBrowserFile> files, long maxFileBytes, IProgress<double> progress, CancellationToken ct = default)
+        string name, string tokenizer, IReadOnlyList<IBrowserFile> files, long maxFileBytes, IProgress<double> progress, BpeChoice? bpe = null,
+        CancellationToken ct = default)
     {
         using var form = new MultipartFormDataContent
         {
             { new StringContent(name), "name" },
             { new StringContent(tokenizer), "tokenizer" },
         };
+        if (bpe is not null)
+        {
+            form.Add(new StringContent(bpe.VocabSize.ToString(System.Globalization.CultureInfo.InvariantCulture)), "vocabSize");
+            form.Add(new StringContent(bpe.Split), "split");
+            form.Add(new StringContent(bpe.ChatTokens ? "true" : "false"), "chatTokens");
+        }
         foreach (var file in files)
         {
             // Read each file into memory first: the browser's fetch sends a buffered body anyway.
@@ -249,3 +259,6 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
         }
     }
 }
+
+/// <summary>A byte-level BPE to learn from an upload: its vocabulary size, split pattern (gpt2 or gpt4) and whether chat tokens are added.</summary>
+public sealed record BpeChoice(int VocabSize, string Split, bool ChatTokens);

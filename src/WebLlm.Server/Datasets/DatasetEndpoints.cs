@@ -63,7 +63,16 @@ public static class DatasetEndpoints
         if (form.Files.Count == 0) errors["files"] = ["upload one or more .txt files"];
         else if (form.Files.FirstOrDefault(f => !f.FileName.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) is { } bad)
             errors["files"] = [$"only .txt files are accepted ({bad.FileName})"];
-        if (tokenizer is not (TokenizerSpec.CharKind or TokenizerSpec.Gpt2Kind)) errors["tokenizer"] = [$"tokenizer must be char or gpt2 (got '{tokenizer}')"];
+        if (tokenizer is not (TokenizerSpec.CharKind or TokenizerSpec.Gpt2Kind or TokenizerSpec.BpeKind))
+            errors["tokenizer"] = [$"tokenizer must be char, gpt2 or bpe (got '{tokenizer}')"];
+        // bpe's own settings: the vocabulary to learn, the split pattern, the chat tokens.
+        int vocabSize = DatasetDto.DefaultBpeVocabSize;
+        if (form["vocabSize"] is { Count: > 0 } v && (!int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out vocabSize)
+            || vocabSize is < DatasetDto.MinBpeVocabSize or > DatasetDto.MaxBpeVocabSize))
+            errors["vocabSize"] = [$"vocabulary size must be a whole number from {DatasetDto.MinBpeVocabSize} to {DatasetDto.MaxBpeVocabSize} (got '{v}')"];
+        string split = form["split"] is { Count: > 0 } s ? s.ToString() : "gpt2";
+        if (split is not ("gpt2" or "gpt4")) errors["split"] = [$"split must be gpt2 or gpt4 (got '{split}')"];
+        bool chatTokens = form["chatTokens"] is { Count: > 0 } c && bool.TryParse(c, out bool chat) && chat;
         if (name.Length > 100) errors["name"] = [$"name must be at most 100 characters (got {name.Length})"];
         if (errors.Count > 0) return Problems.Validation(errors);
         long total = form.Files.Sum(f => f.Length);
@@ -85,6 +94,9 @@ public static class DatasetEndpoints
             Name = name.Length > 0 ? name : DisplayName(contents[0].FileName),
             Source = contents.Count == 1 ? contents[0].FileName : $"{contents.Count} files ({contents[0].FileName}, …)",
             Tokenizer = tokenizer, Status = DatasetStatus.Preparing, SourceBytes = total, Directory = "", CreatedUtc = DateTime.UtcNow,
+            BpeVocabSize = tokenizer == TokenizerSpec.BpeKind ? vocabSize : null,
+            BpeSplit = tokenizer == TokenizerSpec.BpeKind ? split : null,
+            BpeChatTokens = tokenizer == TokenizerSpec.BpeKind && chatTokens,
         };
         db.Datasets.Add(dataset);
         await db.SaveChangesAsync();

@@ -103,6 +103,9 @@ public sealed class DatasetService(
                 Gpt2Vocab = vocab,
                 Overwrite = true,
                 MaxDocuments = dataset.Builtin ? settings.BuiltinMaxDocuments : null,
+                VocabSize = dataset.BpeVocabSize ?? DatasetDto.DefaultBpeVocabSize,
+                Split = dataset.BpeSplit ?? "gpt2",
+                ChatTokens = dataset.BpeChatTokens,
             };
             var reporter = new ProgressReporter(this, dataset);
             meta = await Task.Run(() => DataPreparer.Prepare(request, reporter, stopping), stopping);

@@ -108,6 +108,12 @@ public sealed class DatasetEntity
     public string? UploadDirectory { get; set; }
     public bool Builtin { get; set; }
     public DateTime CreatedUtc { get; set; }
+    /// <summary>For a bpe tokenizer: the vocabulary asked for (the prepared one is <see cref="VocabSize"/>, at most this).</summary>
+    public int? BpeVocabSize { get; set; }
+    /// <summary>For a bpe tokenizer: its split pattern, gpt2 or gpt4.</summary>
+    public string? BpeSplit { get; set; }
+    /// <summary>For a bpe tokenizer: whether the chat special tokens are added.</summary>
+    public bool BpeChatTokens { get; set; }
 }
 
 public sealed class RunTransitionEntity

@@ -63,6 +63,15 @@ namespace WebLlm.Server.Persistence.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("BpeChatTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("BpeSplit")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("BpeVocabSize")
+                        .HasColumnType("INTEGER");
+
                     b.Property<bool>("Builtin")
                         .HasColumnType("INTEGER");
 
