@@ -23,14 +23,26 @@ public static class BenchCommand
         var presets = new Option<string[]>("--presets") { Description = "With --inference: the presets to measure.", DefaultValueFactory = _ => ["tiny", "baby", "gpt2"], AllowMultipleArgumentsPerToken = true };
         var tokens = new Option<int>("--tokens") { Description = "With --inference: tokens per generation.", DefaultValueFactory = _ => 128 };
         var recompute = new Option<int>("--recompute-tokens") { Description = "With --inference: tokens generated with and without the KV cache (0 = skip).", DefaultValueFactory = _ => 256 };
+        var tokenizer = new Option<bool>("--tokenizer") { Description = "Measure byte-level BPE training and encoding (the built-in corpus and ~50 MB of it) against a full recount per merge." };
+        var vocabSize = new Option<int>("--vocab-size") { Description = "With --tokenizer: the vocabulary to learn.", DefaultValueFactory = _ => 8192 };
+        var baselineMerges = new Option<int>("--baseline-merges") { Description = "With --tokenizer: merges the recounting baseline learns.", DefaultValueFactory = _ => 1000 };
         var streams = new Option<int[]>("--streams") { Description = "With --inference: concurrent stream counts.", DefaultValueFactory = _ => [1, 2, 4], AllowMultipleArgumentsPerToken = true };
 
         var command = new Command("bench", "Measure training steps against the machine's fp32 matrix-product ceiling, measured in the same run.")
         {
-            preset, batch, block, steps, warmup, threads, ceilingSeconds, inference, presets, tokens, recompute, streams,
+            preset, batch, block, steps, warmup, threads, ceilingSeconds, inference, presets, tokens, recompute, streams, tokenizer, vocabSize, baselineMerges,
         };
         command.SetAction(parse => CliRunner.Guard(() =>
         {
+            if (parse.GetValue(tokenizer))
+            {
+                int v = parse.GetValue(vocabSize), b = parse.GetValue(baselineMerges);
+                if (v is < 257 or > 65_536) throw new ArgumentException($"--vocab-size must be from 257 to 65536 (got {v}).");
+                if (b < 1 || b > v - 257) throw new ArgumentException($"--baseline-merges must be from 1 to the vocabulary's merges (got {b}).");
+                foreach (var r1 in TokenizerBenchmark.Run(v, b, Console.WriteLine))
+                    Console.WriteLine(JsonSerializer.Serialize(r1, JsonSerializerOptions.Web));
+                return CliRunner.Ok;
+            }
             if (parse.GetValue(inference))
             {
                 var names = parse.GetValue(presets)!;
