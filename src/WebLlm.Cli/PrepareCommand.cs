@@ -44,10 +44,11 @@ public static class PrepareCommand
             var sw = Stopwatch.StartNew();
             using var bar = new ProgressBar();
             var meta = DataPreparer.Prepare(request, new SyncProgress<DataPrepProgress>(p =>
-                bar.Update(p.Phase.ToString().ToLowerInvariant(), p.Done, p.Total)));
+                bar.Update(p.Phase == DataPrepPhase.TrainingTokenizer ? "learning merges" : p.Phase.ToString().ToLowerInvariant(), p.Done, p.Total)));
             bar.Clear();
             Console.WriteLine($"prepared {request.OutputDirectory}: {meta.Tokenizer.Kind} tokenizer, vocabulary {meta.VocabSize}, " +
-                              $"{meta.Documents:N0} documents, {meta.TrainTokens:N0} train + {meta.ValTokens:N0} val tokens in {sw.Elapsed.TotalSeconds:F1} s");
+                              $"{meta.Documents:N0} documents, {meta.TrainTokens:N0} train + {meta.ValTokens:N0} val tokens " +
+                              $"({meta.ValBytesPerToken:F2} bytes a token on the validation text) in {sw.Elapsed.TotalSeconds:F1} s");
             return CliRunner.Ok;
         }));
         return command;

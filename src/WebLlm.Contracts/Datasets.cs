@@ -24,6 +24,8 @@ public sealed record DatasetDto
     public long? TrainTokens { get; init; }
     public long? ValTokens { get; init; }
     public long SourceBytes { get; init; }
+    /// <summary>UTF-8 bytes of the validation text per token: the tokenizer's compression on text it was not learnt from.</summary>
+    public double? ValBytesPerToken { get; init; }
     /// <summary>0…1 while preparing.</summary>
     public double? Progress { get; init; }
     public required DateTime CreatedUtc { get; init; }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using WebLlm.Training.Data;
 using WebLlm.Training.Tokenization;
@@ -61,6 +62,41 @@ public sealed class DataPreparerTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixt
         Assert.Equal(text, dataset.Tokenizer.Decode(AllTokens(dataset).AsSpan(1)));
         Assert.Throws<ArgumentException>(() => DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("big"), TokenizerSpec.BpeKind) { VocabSize = 70_000 }));
         Assert.False(Directory.Exists(_dir.File("big")));
+    }
+
+    [Fact]
+    public void Korean_text_takes_at_least_two_times_fewer_tokens_with_its_own_bpe_than_with_gpt2()
+    {
+        var input = _dir.WriteText("korean.txt", KoreanText(seed: 7, sentences: 4000));
+        var gpt2Meta = DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("gpt2"), TokenizerSpec.Gpt2Kind) { Gpt2Vocab = gpt2.Vocab });
+        var bpeMeta = DataPreparer.Prepare(new DataPrepRequest(input, _dir.File("bpe"), TokenizerSpec.BpeKind) { VocabSize = 4096 });
+
+        // Measured on the validation text, which the bpe tokenizer was not learnt from.
+        Assert.NotNull(gpt2Meta.ValBytesPerToken);
+        Assert.NotNull(bpeMeta.ValBytesPerToken);
+        Assert.True(bpeMeta.ValBytesPerToken >= 2 * gpt2Meta.ValBytesPerToken,
+            $"bpe {bpeMeta.ValBytesPerToken:F2} bytes a token, gpt2 {gpt2Meta.ValBytesPerToken:F2}");
+        Assert.Equal(Encoding.UTF8.GetByteCount(Dataset.Load(_dir.File("bpe")).Tokenizer.Decode(Dataset.Load(_dir.File("bpe")).Val.Select(t => (int)t).ToArray())),
+            bpeMeta.ValBytes);
+    }
+
+    /// <summary>Sentences of everyday Korean words in a seeded random order: text with words that repeat, as a book's do.</summary>
+    internal static string KoreanText(int seed, int sentences)
+    {
+        string[] subjects = ["저는", "우리는", "친구가", "선생님께서", "아이들이", "할머니는", "동생이", "학생들은", "그 사람은", "회사 동료가"];
+        string[] places = ["학교에서", "집에서", "도서관에서", "시장에서", "공원에서", "회사에서", "식당에서", "바닷가에서", "서울에서", "부산에서"];
+        string[] objects = ["책을", "밥을", "음악을", "영화를", "편지를", "커피를", "사진을", "숙제를", "김치를", "노래를"];
+        string[] verbs = ["읽었습니다", "먹었어요", "들었습니다", "봤어요", "썼습니다", "마셨어요", "찍었습니다", "했어요", "만들었습니다", "불렀어요"];
+        string[] times = ["어제", "오늘 아침에", "주말에", "지난주에", "저녁에", "오랜만에", "매일", "가끔", "방금", "작년 여름에"];
+        var random = new Random(seed);
+        var text = new StringBuilder();
+        for (int i = 0; i < sentences; i++)
+        {
+            text.Append(times[random.Next(times.Length)]).Append(' ').Append(subjects[random.Next(subjects.Length)]).Append(' ')
+                .Append(places[random.Next(places.Length)]).Append(' ').Append(objects[random.Next(objects.Length)]).Append(' ')
+                .Append(verbs[random.Next(verbs.Length)]).Append(i % 5 == 4 ? ".\n" : ". ");
+        }
+        return text.ToString();
     }
 
     [Fact]

@@ -45,6 +45,7 @@ public sealed class DatasetService(
     {
         Id = d.Id, Name = d.Name, Source = d.Source, Tokenizer = d.Tokenizer, Status = d.Status, Error = d.Error,
         VocabSize = d.VocabSize, TrainTokens = d.TrainTokens, ValTokens = d.ValTokens, SourceBytes = d.SourceBytes,
+        ValBytesPerToken = d.ValBytes is long b && d.ValTokens is > 0 and long t ? (double)b / t : null,
         Progress = d.Status == DatasetStatus.Preparing ? Progress(d.Id) ?? 0 : null, CreatedUtc = Runs.RunMapping.Utc(d.CreatedUtc),
     };
 
@@ -129,6 +130,7 @@ public sealed class DatasetService(
             row.VocabSize = meta.VocabSize;
             row.TrainTokens = meta.TrainTokens;
             row.ValTokens = meta.ValTokens;
+            row.ValBytes = meta.ValBytes;
             if (row.Builtin) row.SourceBytes = BuiltinCorpus.Locate().Files.Sum(f => new FileInfo(f).Length);
         }
         else

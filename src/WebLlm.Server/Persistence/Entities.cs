@@ -114,6 +114,8 @@ public sealed class DatasetEntity
     public string? BpeSplit { get; set; }
     /// <summary>For a bpe tokenizer: whether the chat special tokens are added.</summary>
     public bool BpeChatTokens { get; set; }
+    /// <summary>UTF-8 bytes of the validation text (what <see cref="ValTokens"/> encode); null for datasets prepared before it was kept.</summary>
+    public long? ValBytes { get; set; }
 }
 
 public sealed class RunTransitionEntity

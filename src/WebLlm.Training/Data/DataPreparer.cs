@@ -45,7 +45,8 @@ public static class DataPreparer
 
         var trainCount = (int)Math.Clamp(Math.Floor(tokens.Count * (1 - request.ValFraction)), 1, tokens.Count - 1);
         var meta = new DatasetMeta(tokenizer.Spec, tokenizer.VocabSize, trainCount, tokens.Count - trainCount, documents.Count,
-            request.Source == BuiltinSource ? BuiltinSource : Path.GetFullPath(request.Source), sourceSha256, DateTimeOffset.UtcNow);
+            request.Source == BuiltinSource ? BuiltinSource : Path.GetFullPath(request.Source), sourceSha256, DateTimeOffset.UtcNow,
+            ValBytes: System.Text.Encoding.UTF8.GetByteCount(tokenizer.Decode(CollectionsMarshal.AsSpan(tokens)[trainCount..])));
         Write(output, request.Overwrite, meta, CollectionsMarshal.AsSpan(tokens), progress, cancellationToken);
         return meta;
     }

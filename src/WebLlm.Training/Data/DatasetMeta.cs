@@ -15,8 +15,13 @@ public sealed record DatasetMeta(
     [property: JsonPropertyName("documents")] int Documents,
     [property: JsonPropertyName("source")] string Source,
     [property: JsonPropertyName("sourceSha256")] string SourceSha256,
-    [property: JsonPropertyName("createdUtc")] DateTimeOffset CreatedUtc)
+    [property: JsonPropertyName("createdUtc")] DateTimeOffset CreatedUtc,
+    [property: JsonPropertyName("valBytes"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? ValBytes = null)
 {
+    /// <summary>UTF-8 bytes of validation text per token: how much the tokenizer compresses text it was not made from.</summary>
+    [JsonIgnore]
+    public double? ValBytesPerToken => ValBytes is long b && ValTokens > 0 ? (double)b / ValTokens : null;
+
     public const string FileName = "meta.json";
     public const string TrainFileName = "train.bin";
     public const string ValFileName = "val.bin";

@@ -111,6 +111,9 @@ namespace WebLlm.Server.Persistence.Migrations
                     b.Property<string>("UploadDirectory")
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("ValBytes")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long?>("ValTokens")
                         .HasColumnType("INTEGER");
 
