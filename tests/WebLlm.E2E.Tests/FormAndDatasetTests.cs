@@ -66,6 +66,34 @@ public abstract class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelpe
         AssertNoBrowserErrors();
     }
 
+    [Fact]
+    public async Task Upload_with_a_bpe_tokenizer_learnt_from_the_text_shows_its_vocabulary_and_compression()
+    {
+        var file = Path.Combine(App.DataDirectory, $"bpe-{App.Layout}.txt");
+        var text = new StringBuilder();
+        for (var i = 0; i < 300; i++)
+        {
+            text.AppendLine($"Verse {i % 17}: the tokenizer learns whole words from this text, 안녕하세요 세계, again and again.");
+        }
+        await File.WriteAllTextAsync(file, text.ToString());
+
+        await OpenAsync("/datasets");
+        await TestId("upload-input").SetInputFilesAsync(file);
+        await TestId("upload-tokenizer").Locator(".mud-select").First.ClickAsync();
+        await Page.GetByText("BPE trained on this text").ClickAsync();
+        await Expect(TestId("upload-vocab-size")).ToBeVisibleAsync();
+        await TestId("upload-vocab-size").Locator("input").FillAsync("512");
+        await TestId("upload-submit").ClickAsync();
+
+        var row = Page.Locator("tr", new() { Has = Page.GetByTestId("dataset-name").GetByText($"bpe-{App.Layout}", new() { Exact = true }) });
+        await Expect(row.GetByTestId("dataset-status")).ToHaveTextAsync("Ready", new() { Timeout = 60_000 });
+        await Expect(row).ToContainTextAsync("bpe");
+        // Whole words and phrases are tokens: several bytes each, where characters would be about one.
+        var bytesPerToken = double.Parse(await row.GetByTestId("dataset-bytes-per-token").InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(bytesPerToken > 4, $"{bytesPerToken} bytes a token");
+        AssertNoBrowserErrors();
+    }
+
     private async Task<int> RunCountAsync()
     {
         using var http = new HttpClient { BaseAddress = App.BaseAddress };
