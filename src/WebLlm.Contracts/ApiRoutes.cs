@@ -11,6 +11,7 @@ public static class ApiRoutes
     public const string ExternalRuns = "/api/runs/external";
     public const string Datasets = "/api/datasets";
     public const string Imports = "/api/imports";
+    public const string Tokenize = "/api/tokenize";
     public const string TrainingHub = "/hubs/training";
 
     public static string Run(int id) => $"{Runs}/{id}";

@@ -35,3 +35,18 @@ public sealed record DatasetDto
 public sealed record DatasetPreviewDto(int Id, IReadOnlyList<string> Lines, IReadOnlyList<TokenPreviewDto> Tokens);
 
 public sealed record TokenPreviewDto(int Id, string Text);
+
+/// <summary>Text to show split by every tokenizer the server has (the tokenizer inspector).</summary>
+public sealed record TokenizeRequest
+{
+    public const int MaxLength = 20_000;
+    public string Text { get; init; } = "";
+}
+
+/// <summary>
+/// One tokenizer's view of a text: its tokens in order (id and the text of each), and for a trained bpe its first merges
+/// (the pairs it found most frequent). <paramref name="DatasetId"/> is the dataset whose tokenizer this is; null for gpt2.
+/// <paramref name="Error"/> says why there are no tokens (a character tokenizer meets a character it never saw).
+/// </summary>
+public sealed record TokenizerViewDto(string Name, string Tokenizer, int? DatasetId, int VocabSize, IReadOnlyList<TokenPreviewDto> Tokens,
+    IReadOnlyList<string> FirstMerges, string? Error = null);

@@ -43,6 +43,7 @@ app.MapExternalRuns();
 app.MapImports();
 app.MapInference();
 app.MapDatasets();
+app.MapTokenizers();
 app.MapTrainingHub();
 app.MapApiDocs();
 app.MapApiNotFound();

@@ -94,6 +94,28 @@ public abstract class FormAndDatasetTests(WebLlmAppFixture app, ITestOutputHelpe
         AssertNoBrowserErrors();
     }
 
+    [Fact]
+    public async Task Tokenizer_inspector_shows_each_tokenizer_cutting_the_typed_text()
+    {
+        using (var http = new HttpClient { BaseAddress = App.BaseAddress })
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (!(await http.GetFromJsonAsync<List<DatasetDto>>(ApiRoutes.Datasets))!.Any(d => d.Source == "builtin" && d.Status == DatasetStatus.Ready))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the built-in dataset was not ready within 2 minutes");
+                await Task.Delay(250);
+            }
+        }
+        await OpenAsync("/tokenizers");
+        await TestId("inspector-text").Locator("textarea").FillAsync("the quick brown fox");
+        // The built-in dataset's character tokenizer at least: one token a character.
+        var chars = Page.Locator("[data-testid=inspector-view][data-tokenizer=char]").First;
+        await Expect(chars.GetByTestId("inspector-count")).ToContainTextAsync("19 tokens", new() { Timeout = 30_000 });
+        await Expect(chars.GetByTestId("inspector-tokens").Locator(".wl-token")).ToHaveCountAsync(19);
+        await App.ScreenshotAsync(Page, "tokenizers");
+        AssertNoBrowserErrors();
+    }
+
     private async Task<int> RunCountAsync()
     {
         using var http = new HttpClient { BaseAddress = App.BaseAddress };

@@ -66,6 +66,33 @@ public class DatasetTests(SmallUploadFactory factory) : IClassFixture<SmallUploa
         Assert.InRange(answer.CompletionTokens, 1, 5);
     }
 
+    [Fact]
+    public async Task The_tokenizer_inspector_splits_a_text_with_every_tokenizer_the_server_has()
+    {
+        var form = Upload("inspect-bpe", "bpe", [("vocabSize", "300")], ("a.txt", Encoding.UTF8.GetBytes(Text)));
+        var created = (await (await api.Http.PostAsync(ApiRoutes.Datasets, form)).Content.ReadFromJsonAsync<DatasetDto>())!;
+        await api.WaitForDatasetAsync(created.Id);
+        await api.WaitForBuiltinAsync();
+
+        const string text = "To be, or not to be";
+        var response = await api.Http.PostAsJsonAsync(ApiRoutes.Tokenize, new TokenizeRequest { Text = text });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var views = (await response.Content.ReadFromJsonAsync<List<TokenizerViewDto>>())!;
+
+        var bpe = views.Single(v => v.DatasetId == created.Id);
+        Assert.Equal("bpe", bpe.Tokenizer);
+        Assert.Equal(text, string.Concat(bpe.Tokens.Select(t => t.Text)));
+        Assert.Contains(bpe.Tokens, t => t.Text == " not"); // a word of the upload is one token
+        Assert.NotEmpty(bpe.FirstMerges);
+        var chars = views.First(v => v.Tokenizer == "char");
+        Assert.True(chars.Error is not null || chars.Tokens.Count == text.Length, chars.Error);
+        Assert.True(bpe.Tokens.Count < text.Length / 2, $"{bpe.Tokens.Count} tokens");
+
+        var tooLong = await api.Http.PostAsJsonAsync(ApiRoutes.Tokenize, new TokenizeRequest { Text = new string('a', TokenizeRequest.MaxLength + 1) });
+        var problem = await Api.AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("text", out _));
+    }
+
     [Theory]
     [InlineData("vocabSize", "100")]
     [InlineData("vocabSize", "70000")]

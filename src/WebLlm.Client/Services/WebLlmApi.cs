@@ -134,6 +134,10 @@ public sealed class WebLlmApi(HttpClient http, ApiKeyStore keys)
     public Task<DatasetPreviewDto> GetDatasetPreviewAsync(int id, CancellationToken ct = default) =>
         GetAsync<DatasetPreviewDto>(ApiRoutes.DatasetPreview(id), ct);
 
+    /// <summary>The text split by every tokenizer the server has (GPT-2's, and each ready dataset's own).</summary>
+    public Task<List<TokenizerViewDto>> TokenizeAsync(string text, CancellationToken ct = default) =>
+        SendAsync<List<TokenizerViewDto>>(HttpMethod.Post, ApiRoutes.Tokenize, JsonContent.Create(new TokenizeRequest { Text = text }), ct);
+
     public Task DeleteDatasetAsync(int id, CancellationToken ct = default) => SendAsync(HttpMethod.Delete, ApiRoutes.Dataset(id), null, ct);
 
     /// <summary>

@@ -25,6 +25,8 @@ public sealed class DatasetService(
     private readonly ConcurrentDictionary<int, double> progress = new();
     private readonly ConcurrentDictionary<int, Task> preparing = new();
     private readonly SemaphoreSlim vocabGate = new(1, 1);
+    /// <summary>Tokenizers of ready datasets by id and creation time (SQLite may give a deleted dataset's id to a new one).</summary>
+    private readonly ConcurrentDictionary<(int, long), Tokenizer> tokenizers = new();
     private Gpt2Vocab? gpt2Vocab;
     private CancellationToken stopping;
 
@@ -155,6 +157,24 @@ public sealed class DatasetService(
         finally
         {
             vocabGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A Ready dataset's tokenizer (not its tokens), kept per dataset: a trained bpe is a few milliseconds to rebuild.
+    /// Null when the folder is gone or unreadable. Not for gpt2 datasets (<see cref="GetGpt2VocabAsync"/>).
+    /// </summary>
+    public Tokenizer? TokenizerOf(DatasetEntity d)
+    {
+        var key = (d.Id, d.CreatedUtc.Ticks);
+        if (tokenizers.TryGetValue(key, out var known)) return known;
+        try
+        {
+            return tokenizers[key] = Tokenizer.Create(DatasetMeta.Load(d.Directory).Tokenizer);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or System.Text.Json.JsonException)
+        {
+            return null;
         }
     }
 
