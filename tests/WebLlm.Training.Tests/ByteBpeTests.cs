@@ -87,6 +87,26 @@ public sealed class ByteBpeTests(Gpt2Fixture gpt2) : IClassFixture<Gpt2Fixture>
         Assert.Throws<ArgumentException>(() => new ByteBpe([.. Enumerable.Range(0, 255).Select(b => new[] { (byte)b })], ByteBpe.Gpt2Pattern, []));
     }
 
+    [Fact]
+    public void A_bpe_spec_round_trips_and_a_tampered_one_is_refused()
+    {
+        var trained = new BpeTokenizer(BpeTrainer.Train([Corpus], 300, ByteBpe.Gpt4Pattern, Specials));
+        var json = System.Text.Json.JsonSerializer.Serialize(trained.Spec);
+        var spec = System.Text.Json.JsonSerializer.Deserialize<TokenizerSpec>(json)!;
+        var rebuilt = Tokenizer.Create(spec);
+        Assert.Equal(trained.Encode(Corpus), rebuilt.Encode(Corpus));
+        Assert.Equal(trained.EndOfText, rebuilt.EndOfText);
+
+        // One rank's bytes changed (a corrupted meta.json or checkpoint): the recorded SHA-256 no longer matches.
+        var lines = spec.Vocabulary!.Split('\n');
+        lines[300 - 256] = Convert.ToBase64String("zz"u8.ToArray()) + " " + (300 - 256);
+        var tampered = spec with { Vocabulary = string.Join('\n', lines) };
+        Assert.Contains("SHA-256", Assert.Throws<InvalidDataException>(() => Tokenizer.Create(tampered)).Message);
+        // Ranks out of order are refused too, even without a hash to check.
+        var shuffled = spec with { Vocabulary = string.Join('\n', lines.Reverse()), Sha256 = null };
+        Assert.Throws<InvalidDataException>(() => Tokenizer.Create(shuffled));
+    }
+
     /// <summary>The textbook algorithm (minbpe's): recount every pair of every piece before each merge.</summary>
     private static List<string> NaiveMerges(string text, string pattern, int merges)
     {
