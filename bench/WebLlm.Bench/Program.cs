@@ -12,7 +12,7 @@ using WebLlm.Training.Benchmarks;
 WebLlm.Training.NativeAllocator.Tune(); // the in-process measurements (memory growth) train as the CLI and server do
 bool quick = args.Contains("--quick");
 int onlyAt = Array.IndexOf(args, "--only");
-string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | memory | dashboard | charts | first-load | dashboard-profile
+string? only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1] : null; // training | inference | tokenizer | memory | dashboard | charts | first-load | dashboard-profile
 bool Run(string section) => only is null || only == section;
 int outAt = Array.IndexOf(args, "--out");
 string outDir = Path.GetFullPath(outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine("docs", "perf"));
@@ -67,6 +67,14 @@ if (Run("inference"))
     Charts.Inference(Path.Combine(outDir, "inference.png"), inference);
 }
 
+// 2b. Tokenizer: learning a byte-level BPE from the built-in corpus and ~50 MB of it, against a recount per merge.
+List<TokenizerBenchResult> tokenizer = [];
+if (Run("tokenizer"))
+{
+    tokenizer = cli.Tokenizer(vocabSize: 8192, baselineMerges: quick ? 200 : 1000);
+    report.Tokenizer(tokenizer);
+}
+
 // 3. Memory: resident set over many training steps and many generations, in this process.
 // Progress lines go to the console only: written to the report, they would land in the section before this one's heading.
 MemoryResult? memory = null;
@@ -114,7 +122,7 @@ if (Run("first-load"))
 }
 
 (string Section, string Key, object? Value)[] results = [("training", "bySize", bySize), ("training", "tinyTarget", tinyTarget),
-    ("training", "tinyByBatch", tinyByBatch), ("training", "gpt2ByBatch", gpt2ByBatch), ("inference", "inference", inference),
+    ("training", "tinyByBatch", tinyByBatch), ("training", "gpt2ByBatch", gpt2ByBatch), ("inference", "inference", inference), ("tokenizer", "tokenizer", tokenizer),
     ("memory", "memory", memory), ("dashboard", "dashboard", dashboard), ("charts", "charts", charts), ("charts", "runOpen", runOpen),
     ("first-load", "firstLoad", firstLoad)];
 // With --only, the other sections' results (tables and JSON) stay as the last full run wrote them.
@@ -133,6 +141,10 @@ namespace WebLlm.Bench
             Last<TrainingBenchResult>("bench", "--preset", preset, "--batch-size", $"{batch}", "--block-size", $"{block}",
                 "--steps", $"{steps}", "--warmup-steps", preset.StartsWith("gpt2", StringComparison.Ordinal) ? "3" : "2",
                 "--threads", $"{Environment.ProcessorCount}", "--ceiling-seconds", "3");
+
+        public List<TokenizerBenchResult> Tokenizer(int vocabSize, int baselineMerges) =>
+            Run(["bench", "--tokenizer", "--vocab-size", $"{vocabSize}", "--baseline-merges", $"{baselineMerges}"])
+                .Where(l => l.StartsWith('{')).Select(l => JsonSerializer.Deserialize<TokenizerBenchResult>(l, Report.Json)!).ToList();
 
         public List<InferenceBenchResult> Inference(string[] presets, int tokens, int recomputeTokens)
         {
@@ -237,6 +249,18 @@ namespace WebLlm.Bench
             Row("---", "---:", "---:", "---:", "---:", "---:");
             foreach (var r in results.Where(r => r.Phases is not null))
                 Row(r.Preset, $"{r.Phases!.ProjectionsMs:F2}", $"{r.Phases.ProjectionGBps:F1}", $"{r.Phases.OtherForwardMs:F2}", $"{r.Phases.SamplingMs:F2}", $"{r.Phases.SlowTokensMs:F2}");
+            Line("");
+        }
+
+        public void Tokenizer(IEnumerable<TokenizerBenchResult> results)
+        {
+            Line("## Training a tokenizer (byte-level BPE, GPT-2's split)");
+            Line("");
+            Row("corpus", "MB", "vocabulary", "learn s", "learn MB/s", "encode s", "encode MB/s", "bytes/token", "first merges: incremental vs recount");
+            Row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---");
+            foreach (var r in results)
+                Row(r.Corpus, $"{r.Megabytes:F1}", $"{r.VocabSize:N0}", $"{r.TrainSeconds:F2}", $"{r.TrainMegabytesPerSecond:F2}", $"{r.EncodeSeconds:F2}",
+                    $"{r.EncodeMegabytesPerSecond:F2}", $"{r.BytesPerToken:F2}", $"{r.BaselineMerges:N0}: {r.MergesSeconds:F2} s vs {r.BaselineSeconds:F2} s ({r.BaselineSpeedup:F1}×)");
             Line("");
         }
 
