@@ -88,6 +88,8 @@ public class DatasetTests(SmallUploadFactory factory) : IClassFixture<SmallUploa
         Assert.True(chars.Error is not null || chars.Tokens.Count == text.Length, chars.Error);
         Assert.True(bpe.Tokens.Count < text.Length / 2, $"{bpe.Tokens.Count} tokens");
 
+        var noText = await api.Http.PostAsync(ApiRoutes.Tokenize, new StringContent("""{"text":null}""", Encoding.UTF8, "application/json"));
+        await Api.AssertProblemAsync(noText, HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed);
         var tooLong = await api.Http.PostAsJsonAsync(ApiRoutes.Tokenize, new TokenizeRequest { Text = new string('a', TokenizeRequest.MaxLength + 1) });
         var problem = await Api.AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed);
         Assert.True(problem.GetProperty("errors").TryGetProperty("text", out _));
@@ -98,6 +100,7 @@ public class DatasetTests(SmallUploadFactory factory) : IClassFixture<SmallUploa
     [InlineData("vocabSize", "70000")]
     [InlineData("vocabSize", "lots")]
     [InlineData("split", "gpt5")]
+    [InlineData("chatTokens", "yes")]
     public async Task Bad_bpe_settings_are_400_naming_the_field_and_nothing_is_created(string field, string value)
     {
         var before = await api.ListAsync<DatasetDto>(ApiRoutes.Datasets);

@@ -72,7 +72,9 @@ public static class DatasetEndpoints
             errors["vocabSize"] = [$"vocabulary size must be a whole number from {DatasetDto.MinBpeVocabSize} to {DatasetDto.MaxBpeVocabSize} (got '{v}')"];
         string split = form["split"] is { Count: > 0 } s ? s.ToString() : "gpt2";
         if (split is not ("gpt2" or "gpt4")) errors["split"] = [$"split must be gpt2 or gpt4 (got '{split}')"];
-        bool chatTokens = form["chatTokens"] is { Count: > 0 } c && bool.TryParse(c, out bool chat) && chat;
+        bool chatTokens = false;
+        if (form["chatTokens"] is { Count: > 0 } c && !bool.TryParse(c, out chatTokens))
+            errors["chatTokens"] = [$"chatTokens must be true or false (got '{c}')"];
         if (name.Length > 100) errors["name"] = [$"name must be at most 100 characters (got {name.Length})"];
         if (errors.Count > 0) return Problems.Validation(errors);
         long total = form.Files.Sum(f => f.Length);

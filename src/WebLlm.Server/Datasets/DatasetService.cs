@@ -27,6 +27,7 @@ public sealed class DatasetService(
     private readonly SemaphoreSlim vocabGate = new(1, 1);
     /// <summary>Tokenizers of ready datasets by id and creation time (SQLite may give a deleted dataset's id to a new one).</summary>
     private readonly ConcurrentDictionary<(int, long), Tokenizer> tokenizers = new();
+    private volatile Gpt2Tokenizer? gpt2Tokenizer;
     private Gpt2Vocab? gpt2Vocab;
     private CancellationToken stopping;
 
@@ -158,6 +159,14 @@ public sealed class DatasetService(
         {
             vocabGate.Release();
         }
+    }
+
+    /// <summary>GPT-2's tokenizer, built once from <see cref="GetGpt2VocabAsync"/> (building it parses a 1 MB vocabulary).</summary>
+    public async Task<Gpt2Tokenizer> GetGpt2TokenizerAsync(CancellationToken ct)
+    {
+        if (gpt2Tokenizer is { } built) return built;
+        var vocab = await GetGpt2VocabAsync(ct);
+        return gpt2Tokenizer ??= new Gpt2Tokenizer(vocab); // two callers at once may both build it; either result is the same
     }
 
     /// <summary>

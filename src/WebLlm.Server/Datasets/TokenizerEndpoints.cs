@@ -21,12 +21,13 @@ public static class TokenizerEndpoints
     private static async Task<Results<Ok<List<TokenizerViewDto>>, ValidationProblem>> Tokenize(
         TokenizeRequest request, WebLlmDb db, DatasetService service, CancellationToken ct)
     {
+        if (request.Text is null) return Problems.Validation("text", "text is required");
         if (request.Text.Length > TokenizeRequest.MaxLength)
             return Problems.Validation("text", $"text must be at most {TokenizeRequest.MaxLength:N0} characters (got {request.Text.Length:N0})");
         var views = new List<TokenizerViewDto>();
         try
         {
-            views.Add(View("GPT-2", new Gpt2Tokenizer(await service.GetGpt2VocabAsync(ct)), null, request.Text));
+            views.Add(View("GPT-2", await service.GetGpt2TokenizerAsync(ct), null, request.Text));
         }
         catch (Gpt2VocabUnavailableException)
         {

@@ -18,8 +18,9 @@ namespace WebLlm.Training.Model;
 public sealed class Decoder : IDisposable
 {
     private readonly Gpt model;
-    private readonly Tensor wte;
-    private readonly Tensor wpe;
+    // Modules, not their tensors: a weight is read when it is used, so a model moved or reloaded since is never read stale.
+    private readonly Embedding wte;
+    private readonly Embedding wpe;
     private readonly Layer[] h;
     private readonly LayerNorm ln_f;
     private readonly SingleRowLinear rows;
@@ -29,8 +30,8 @@ public sealed class Decoder : IDisposable
     private Decoder(Gpt model, IReadOnlyDictionary<string, nn.Module> modules)
     {
         this.model = model;
-        wte = ((Embedding)modules["wte"]).weight!;
-        wpe = ((Embedding)modules["wpe"]).weight!;
+        wte = (Embedding)modules["wte"];
+        wpe = (Embedding)modules["wpe"];
         h = Enumerable.Range(0, model.Config.NLayer).Select(i => new Layer(
             (LayerNorm)modules[$"h.{i}.ln_1"], (Linear)modules[$"h.{i}.attn.c_attn"], (Linear)modules[$"h.{i}.attn.c_proj"],
             (LayerNorm)modules[$"h.{i}.ln_2"], (Linear)modules[$"h.{i}.mlp.c_fc"], (Linear)modules[$"h.{i}.mlp.c_proj"])).ToArray();
@@ -63,7 +64,8 @@ public sealed class Decoder : IDisposable
     {
         if (model.training || is_grad_enabled() || !cache.TakesOneRow || cache.Length >= cache.Capacity) return null;
         using var scope = NewDisposeScope();
-        var x = SingleRowOps.Embed(idx, wte, wpe, cache.Length); // [1, 1, C]
+        // Null as well when the weights are no longer fp32 in CPU memory (Embed checks them).
+        var x = SingleRowOps.Embed(idx, wte.weight!, wpe.weight!, cache.Length); // [1, 1, C]
         if (x is null) return null;
         using var step = rows.BeginStep();
         for (int i = 0; i < h.Length; i++)
@@ -78,7 +80,7 @@ public sealed class Decoder : IDisposable
         }
         cache.Advance(1);
         x = SingleRowOps.LayerNorm(x, ln_f);
-        return rows.Forward(x, wte, null).MoveToOuterDisposeScope(); // [1, 1, vocab]: the head is tied to wte
+        return rows.Forward(x, wte.weight!, null).MoveToOuterDisposeScope(); // [1, 1, vocab]: the head is tied to wte
     }
 
     private Tensor Project(Tensor x, Linear linear) => rows.Forward(x, linear.weight!, linear.bias);

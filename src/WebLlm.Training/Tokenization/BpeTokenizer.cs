@@ -21,7 +21,7 @@ public sealed class BpeTokenizer : Tokenizer
     public BpeTokenizer(ByteBpe bpe)
     {
         this.bpe = bpe;
-        string ranks = ToTiktoken(bpe);
+        string ranks = ToTiktoken(bpe.Vocabulary);
         Spec = new TokenizerSpec(TokenizerSpec.BpeKind, ranks, bpe.Pattern, [.. bpe.SpecialTokens],
             Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ranks))));
     }
@@ -49,12 +49,12 @@ public sealed class BpeTokenizer : Tokenizer
         return new BpeTokenizer(new ByteBpe(FromTiktoken(spec.Vocabulary), spec.Pattern, spec.SpecialTokens ?? []));
     }
 
-    /// <summary>"base64(bytes) rank" a line, ranks 0…n-1 in order.</summary>
-    public static string ToTiktoken(ByteBpe bpe)
+    /// <summary>tiktoken's rank file: "base64(bytes) rank" a line, ranks 0…n-1 in order (GPT-2's vocabulary is given to tiktoken so too).</summary>
+    public static string ToTiktoken(IReadOnlyList<byte[]> ranks)
     {
-        var text = new StringBuilder(bpe.Vocabulary.Count * 12);
-        for (int id = 0; id < bpe.Vocabulary.Count; id++)
-            text.Append(Convert.ToBase64String(bpe.Vocabulary[id])).Append(' ').Append(id.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        var text = new StringBuilder(ranks.Count * 12);
+        for (int id = 0; id < ranks.Count; id++)
+            text.Append(Convert.ToBase64String(ranks[id])).Append(' ').Append(id.ToString(CultureInfo.InvariantCulture)).Append('\n');
         return text.ToString();
     }
 

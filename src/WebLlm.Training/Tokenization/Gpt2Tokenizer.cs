@@ -61,17 +61,8 @@ public sealed class Gpt2Tokenizer : Tokenizer
     /// encoder.json spells each token's bytes with GPT-2's printable byte-to-char table; tiktoken wants
     /// "base64(bytes) rank" lines. The special token is left out: CreateForModel adds it itself.
     /// </summary>
-    private static byte[] ToTiktokenRanks(ReadOnlySpan<byte> encoderJson)
-    {
-        var tokens = TokenBytes(encoderJson);
-        var lines = new StringBuilder(tokens.Length * 16);
-        for (int id = 0; id < tokens.Length; id++)
-        {
-            lines.Append(Convert.ToBase64String(tokens[id])).Append(' ').Append(id).Append('\n');
-        }
-
-        return Encoding.UTF8.GetBytes(lines.ToString());
-    }
+    private static byte[] ToTiktokenRanks(ReadOnlySpan<byte> encoderJson) =>
+        Encoding.UTF8.GetBytes(BpeTokenizer.ToTiktoken(TokenBytes(encoderJson)));
 
     /// <summary>The bytes of GPT-2's tokens 0-50255 in id order (without &lt;|endoftext|&gt;), from encoder.json.</summary>
     internal static byte[][] TokenBytes(ReadOnlySpan<byte> encoderJson)

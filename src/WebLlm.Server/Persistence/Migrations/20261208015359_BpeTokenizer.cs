@@ -28,6 +28,12 @@ namespace WebLlm.Server.Persistence.Migrations
                 table: "Datasets",
                 type: "INTEGER",
                 nullable: true);
+
+            migrationBuilder.AddColumn<long>(
+                name: "ValBytes",
+                table: "Datasets",
+                type: "INTEGER",
+                nullable: true);
         }
 
         /// <inheritdoc />
@@ -43,6 +49,10 @@ namespace WebLlm.Server.Persistence.Migrations
 
             migrationBuilder.DropColumn(
                 name: "BpeVocabSize",
+                table: "Datasets");
+
+            migrationBuilder.DropColumn(
+                name: "ValBytes",
                 table: "Datasets");
         }
     }

@@ -11,7 +11,7 @@ using WebLlm.Server.Persistence;
 namespace WebLlm.Server.Persistence.Migrations
 {
     [DbContext(typeof(WebLlmDb))]
-    [Migration("20261208010303_BpeTokenizer")]
+    [Migration("20261208015359_BpeTokenizer")]
     partial class BpeTokenizer
     {
         /// <inheritdoc />
@@ -113,6 +113,9 @@ namespace WebLlm.Server.Persistence.Migrations
 
                     b.Property<string>("UploadDirectory")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("ValBytes")
+                        .HasColumnType("INTEGER");
 
                     b.Property<long?>("ValTokens")
                         .HasColumnType("INTEGER");
